@@ -1,0 +1,122 @@
+package gatehouse
+
+import "time"
+
+// Kind is what sort of operation an action is.
+type Kind string
+
+// KindShell is a command executed by the gateway. Later kinds (file_write,
+// http, mcp_tool, …) are added here.
+const KindShell Kind = "shell"
+
+// Status is where an action is in its life. The values are part of the
+// public contract.
+type Status string
+
+const (
+	StatusPending     Status = "pending"     // requested, not started (awaiting a decision)
+	StatusRunning     Status = "running"     // started, not finished
+	StatusSucceeded   Status = "succeeded"   // exited 0
+	StatusFailed      Status = "failed"      // exited non-zero, was killed by a signal or timeout, or could not start
+	StatusDenied      Status = "denied"      // refused by the gateway; never started
+	StatusInterrupted Status = "interrupted" // stopped from outside: client gone, daemon stopped or restarted
+)
+
+// Valid reports whether s is one of the defined statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusRunning, StatusSucceeded, StatusFailed, StatusDenied, StatusInterrupted:
+		return true
+	}
+	return false
+}
+
+// Final reports whether no further change of status can follow s.
+func (s Status) Final() bool {
+	return s != StatusPending && s != StatusRunning && s != ""
+}
+
+// Effect is what a decision lets happen.
+type Effect string
+
+const (
+	EffectAllow  Effect = "allow"
+	EffectReview Effect = "review"
+	EffectDeny   Effect = "deny"
+)
+
+// Decision is the outcome of deciding whether an action may run.
+type Decision struct {
+	Effect Effect `json:"effect"`
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// DefaultDecision is the decision made for every action until policy
+// exists (issue 3): allow, by the rule named "default".
+var DefaultDecision = Decision{Effect: EffectAllow, Rule: "default", Reason: "allowed by default"}
+
+// Action is one operation an agent asked the gateway to perform, as
+// projected from the journal's events. Its JSON field names are the public
+// contract of `gatehouse log -o json`, `show` and GET /v1/actions.
+type Action struct {
+	ID      string    `json:"id"`   // ULID: sortable by request time
+	Time    time.Time `json:"time"` // when it was requested
+	Agent   string    `json:"agent"`
+	Session string    `json:"session"` // the client's claim
+	Model   string    `json:"model"`   // the client's claim
+	Kind    Kind      `json:"kind"`
+	Argv    []string  `json:"argv"`    // what is exec'd (for --shell: /bin/sh -c STRING)
+	Command string    `json:"command"` // the exact command string
+	Shell   bool      `json:"shell"`
+	Cwd     string    `json:"cwd"`
+	System  string    `json:"system"`
+	Intent  string    `json:"intent"` // the client's claim
+	// EnvNames lists the environment variables the client set. Values are
+	// never recorded: they may be secrets.
+	EnvNames  []string `json:"env_names,omitempty"`
+	TimeoutMS int64    `json:"timeout_ms,omitempty"`
+	TraceID   string   `json:"trace_id"`
+
+	Decision Decision `json:"decision"`
+	Status   Status   `json:"status"`
+	// Error says why the gateway could not run the action to its own end
+	// ("command not found", "timed out after 5s", "interrupted: daemon
+	// restarted"). Empty when the command ran and exited by itself.
+	Error      string     `json:"error,omitempty"`
+	ExitCode   *int       `json:"exit_code"`
+	Signal     string     `json:"signal"` // e.g. "SIGKILL" when the process was ended by a signal
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	DurationMS *float64   `json:"duration_ms"`
+
+	Stdout       string `json:"stdout"` // the first OutputCap bytes
+	Stderr       string `json:"stderr"`
+	StdoutBytes  int64  `json:"stdout_bytes"`  // total, including what was not kept
+	StderrBytes  int64  `json:"stderr_bytes"`  // total, including what was not kept
+	StdoutSHA256 string `json:"stdout_sha256"` // of the full stream
+	StderrSHA256 string `json:"stderr_sha256"` // of the full stream
+
+	// Seq lists the journal sequence numbers of the events this action was
+	// projected from, oldest first.
+	Seq []int64 `json:"seq"`
+}
+
+// ActionFilter selects actions. Zero fields do not filter.
+type ActionFilter struct {
+	Since, Until time.Time // on Time; Since inclusive, Until exclusive
+	Agent        string
+	Session      string
+	Status       Status
+	Grep         string // substring of Command or Intent
+	// Limit caps the result to the newest Limit matching actions; 0 means
+	// the store's default (DefaultLimit). The result is still oldest first.
+	Limit int
+}
+
+// DefaultLimit is the number of actions a query returns when its filter
+// sets no limit. MaxLimit is the most it may ask for.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 100000
+)

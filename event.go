@@ -1,0 +1,126 @@
+package gatehouse
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EventType names what an event records. Values are stored in the journal:
+// the list is append-only and a value is never renamed.
+type EventType string
+
+const (
+	EventActionRequested EventType = "action.requested" // data: ActionRequested
+	EventActionDecided   EventType = "action.decided"   // data: Decision
+	EventActionStarted   EventType = "action.started"   // data: ActionStarted
+	EventActionFinished  EventType = "action.finished"  // data: ActionFinished
+	EventAgentAdded      EventType = "agent.added"      // data: AgentAdded
+	EventAgentRevoked    EventType = "agent.revoked"    // data: AgentRevoked
+	EventDaemonStarted   EventType = "daemon.started"   // data: DaemonStarted
+)
+
+// IsAction reports whether events of type t belong to the action named by
+// their Subject.
+func (t EventType) IsAction() bool {
+	switch t {
+	case EventActionRequested, EventActionDecided, EventActionStarted, EventActionFinished:
+		return true
+	}
+	return false
+}
+
+// IsAgent reports whether events of type t belong to the agent named by
+// their Subject.
+func (t EventType) IsAgent() bool {
+	return t == EventAgentAdded || t == EventAgentRevoked
+}
+
+// Event is one entry of the journal. Callers of Store.Append fill Time,
+// Type, Subject and Data; the store assigns Seq, PrevHash and Hash.
+//
+// Data is compact JSON and is hashed byte for byte: a store must keep it
+// exactly as given (bytes, not a re-encoded JSON column type).
+type Event struct {
+	Seq      int64           `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Type     EventType       `json:"type"`
+	Subject  string          `json:"subject"` // action id, agent name, or "" for the daemon
+	Data     json.RawMessage `json:"data"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// NewEvent returns an event of type t about subject with payload data
+// encoded as compact JSON, stamped with now truncated to microseconds (the
+// finest time every store keeps exactly).
+func NewEvent(now time.Time, t EventType, subject string, data any) (Event, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, WrapError(EINTERNAL, "gatehouse.NewEvent", err, "")
+	}
+	return Event{Time: Timestamp(now), Type: t, Subject: subject, Data: b}, nil
+}
+
+// Timestamp normalises t to what the journal stores: UTC, microseconds.
+func Timestamp(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// ActionRequested is the payload of action.requested: what was asked, by
+// whom (Agent comes from the token), with the client's claims.
+type ActionRequested struct {
+	Agent     string   `json:"agent"`
+	Session   string   `json:"session"`
+	Model     string   `json:"model"`
+	Kind      Kind     `json:"kind"`
+	Argv      []string `json:"argv"`
+	Command   string   `json:"command"`
+	Shell     bool     `json:"shell"`
+	Cwd       string   `json:"cwd"`
+	System    string   `json:"system"`
+	Intent    string   `json:"intent"`
+	EnvNames  []string `json:"env_names,omitempty"`
+	TimeoutMS int64    `json:"timeout_ms,omitempty"`
+	TraceID   string   `json:"trace_id"`
+}
+
+// ActionStarted is the payload of action.started. The event's time is the
+// action's started_at; the event is durable before the process starts.
+type ActionStarted struct{}
+
+// ActionFinished is the payload of action.finished. The event's time is the
+// action's finished_at.
+type ActionFinished struct {
+	Status       Status   `json:"status"`
+	Error        string   `json:"error,omitempty"`
+	ExitCode     *int     `json:"exit_code"`
+	Signal       string   `json:"signal,omitempty"`
+	DurationMS   *float64 `json:"duration_ms"`
+	Stdout       string   `json:"stdout"`
+	Stderr       string   `json:"stderr"`
+	StdoutBytes  int64    `json:"stdout_bytes"`
+	StderrBytes  int64    `json:"stderr_bytes"`
+	StdoutSHA256 string   `json:"stdout_sha256"`
+	StderrSHA256 string   `json:"stderr_sha256"`
+}
+
+// AgentAdded is the payload of agent.added.
+type AgentAdded struct {
+	TokenHash string `json:"token_hash"` // SHA-256 of the token, hex
+	By        string `json:"by"`         // the principal who added it
+}
+
+// AgentRevoked is the payload of agent.revoked.
+type AgentRevoked struct {
+	By string `json:"by"`
+}
+
+// DaemonStarted is the payload of daemon.started.
+type DaemonStarted struct {
+	Version string `json:"version"`
+	PID     int    `json:"pid"`
+	Host    string `json:"host"`
+	// Interrupted counts the actions this start closed as interrupted
+	// because the previous daemon ended while they ran.
+	Interrupted int `json:"interrupted"`
+}

@@ -1,0 +1,115 @@
+package gatehouse
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Apply folds an action event into a. The first event of an action must be
+// action.requested, applied to a zero Action. Apply is the only definition
+// of how events become the actions that users read: stores use it to keep
+// their projection and Verify uses it to rebuild one, so the two cannot
+// drift apart.
+//
+// It returns EINVALID if e does not belong to a or cannot follow its
+// current state; a is then unchanged.
+func (a *Action) Apply(e Event) error {
+	if !e.Type.IsAction() {
+		return Errorf(EINVALID, "event %d: %s is not an action event", e.Seq, e.Type)
+	}
+	if a.ID == "" && e.Type != EventActionRequested {
+		return Errorf(EINVALID, "event %d: %s for unknown action %s", e.Seq, e.Type, e.Subject)
+	}
+	if a.ID != "" && a.ID != e.Subject {
+		return Errorf(EINVALID, "event %d: subject %s applied to action %s", e.Seq, e.Subject, a.ID)
+	}
+	next := *a
+	switch e.Type {
+	case EventActionRequested:
+		if a.ID != "" {
+			return Errorf(EINVALID, "event %d: action %s requested twice", e.Seq, e.Subject)
+		}
+		var p ActionRequested
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		next = Action{
+			ID: e.Subject, Time: e.Time, Agent: p.Agent, Session: p.Session, Model: p.Model,
+			Kind: p.Kind, Argv: p.Argv, Command: p.Command, Shell: p.Shell, Cwd: p.Cwd,
+			System: p.System, Intent: p.Intent, EnvNames: p.EnvNames, TimeoutMS: p.TimeoutMS,
+			TraceID: p.TraceID, Status: StatusPending,
+		}
+	case EventActionDecided:
+		if a.Status != StatusPending {
+			return Errorf(EINVALID, "event %d: action %s decided while %s", e.Seq, a.ID, a.Status)
+		}
+		var d Decision
+		if err := decode(e, &d); err != nil {
+			return err
+		}
+		next.Decision = d
+	case EventActionStarted:
+		if a.Status != StatusPending || a.Decision.Effect != EffectAllow {
+			return Errorf(EINVALID, "event %d: action %s started while %s (decision %q)", e.Seq, a.ID, a.Status, a.Decision.Effect)
+		}
+		t := e.Time
+		next.StartedAt = &t
+		next.Status = StatusRunning
+	case EventActionFinished:
+		if a.Status.Final() {
+			return Errorf(EINVALID, "event %d: action %s finished twice", e.Seq, a.ID)
+		}
+		var p ActionFinished
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		if !p.Status.Final() || !p.Status.Valid() {
+			return Errorf(EINVALID, "event %d: action %s finished with status %q", e.Seq, a.ID, p.Status)
+		}
+		t := e.Time
+		next.FinishedAt = &t
+		next.Status, next.Error, next.ExitCode, next.Signal = p.Status, p.Error, p.ExitCode, p.Signal
+		next.DurationMS = p.DurationMS
+		next.Stdout, next.Stderr = p.Stdout, p.Stderr
+		next.StdoutBytes, next.StderrBytes = p.StdoutBytes, p.StderrBytes
+		next.StdoutSHA256, next.StderrSHA256 = p.StdoutSHA256, p.StderrSHA256
+	}
+	next.Seq = append(append([]int64(nil), a.Seq...), e.Seq)
+	*a = next
+	return nil
+}
+
+// Apply folds an agent event into g, as Action.Apply does for actions.
+func (g *Agent) Apply(e Event) error {
+	if !e.Type.IsAgent() {
+		return Errorf(EINVALID, "event %d: %s is not an agent event", e.Seq, e.Type)
+	}
+	next := *g
+	switch e.Type {
+	case EventAgentAdded:
+		if g.Name != "" && g.Active() {
+			return Errorf(ECONFLICT, "agent %q already exists", e.Subject)
+		}
+		var p AgentAdded
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		next = Agent{Name: e.Subject, TokenHash: p.TokenHash, CreatedAt: e.Time, Seq: g.Seq}
+	case EventAgentRevoked:
+		if g.Name == "" || !g.Active() {
+			return Errorf(ENOTFOUND, "agent %q not found", e.Subject)
+		}
+		t := e.Time
+		next.RevokedAt = &t
+	}
+	next.Seq = append(append([]int64(nil), g.Seq...), e.Seq)
+	*g = next
+	return nil
+}
+
+func decode(e Event, v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return WrapError(EINVALID, "gatehouse.decode", err, fmt.Sprintf("event %d: malformed %s data", e.Seq, e.Type))
+	}
+	return nil
+}

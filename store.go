@@ -1,0 +1,56 @@
+package gatehouse
+
+import "context"
+
+// Store is the journal and its projections. Implementations: internal/sqlite
+// (embedded, the default) and, later, internal/postgres (shared by
+// replicas). All methods are safe for concurrent use.
+type Store interface {
+	// Append links events into the journal (assigning Seq, PrevHash and
+	// Hash), applies them to the projections with Action.Apply and
+	// Agent.Apply, and returns the linked events only once they are
+	// durable: committed and synced to stable storage. The events of one
+	// call are atomic: all are appended or none. Concurrent calls may share
+	// one commit (group commit) but never see each other's failures.
+	//
+	// It returns the error of Apply (EINVALID, ECONFLICT, ENOTFOUND) if an
+	// event cannot follow the current state, with nothing appended, and
+	// EUNAVAILABLE if the journal cannot be written.
+	Append(ctx context.Context, events ...Event) ([]Event, error)
+
+	// Action returns the action with the given id, or ENOTFOUND.
+	Action(ctx context.Context, id string) (*Action, error)
+
+	// Actions returns the actions that match f, oldest first: the newest
+	// f.Limit of them (DefaultLimit if 0). EINVALID if f.Limit is out of
+	// range.
+	Actions(ctx context.Context, f ActionFilter) ([]*Action, error)
+
+	// Running returns every action whose status is pending or running.
+	Running(ctx context.Context) ([]*Action, error)
+
+	// Agent returns the agent with the given name, revoked or not, or
+	// ENOTFOUND.
+	Agent(ctx context.Context, name string) (*Agent, error)
+
+	// AgentByTokenHash returns the active agent whose token has the given
+	// SHA-256 (hex), or ENOTFOUND — also when that agent is revoked.
+	AgentByTokenHash(ctx context.Context, hash string) (*Agent, error)
+
+	// Agents returns every agent, revoked ones included, by name.
+	Agents(ctx context.Context) ([]*Agent, error)
+
+	// Events calls fn with each event whose Seq is greater than after, in
+	// the order the store holds them (by Seq), exactly as stored: it does
+	// not check the chain. It stops at the first error fn returns and
+	// returns it.
+	Events(ctx context.Context, after int64, fn func(Event) error) error
+
+	// ScanActions calls fn with every action of the projection, as Action
+	// and Actions would return it. It exists so that Verify can compare
+	// the projection with one rebuilt from the events.
+	ScanActions(ctx context.Context, fn func(*Action) error) error
+
+	// Close flushes pending appends and releases the store.
+	Close() error
+}
