@@ -17,6 +17,7 @@ const (
 	EventAgentAdded      EventType = "agent.added"      // data: AgentAdded
 	EventAgentRevoked    EventType = "agent.revoked"    // data: AgentRevoked
 	EventDaemonStarted   EventType = "daemon.started"   // data: DaemonStarted
+	EventDaemonStopped   EventType = "daemon.stopped"   // data: DaemonStopped
 )
 
 // IsAction reports whether events of type t belong to the action named by
@@ -123,4 +124,12 @@ type DaemonStarted struct {
 	// Interrupted counts the actions this start closed as interrupted
 	// because the previous daemon ended while they ran.
 	Interrupted int `json:"interrupted"`
+}
+
+// DaemonStopped is the payload of daemon.stopped, appended by a clean
+// shutdown once the actions it interrupted have journaled their end. A
+// daemon.started without a daemon.stopped before it means the previous
+// daemon died.
+type DaemonStopped struct {
+	Interrupted int `json:"interrupted"` // actions the shutdown interrupted
 }

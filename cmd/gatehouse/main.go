@@ -1,0 +1,15 @@
+// Command gatehouse is the Gatehouse execution gateway: daemon and CLI in
+// one binary. All of it lives in internal/cli; this file only exits with
+// the code that returns.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/gatehouse-dev/gatehouse/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(context.Background(), cli.OSEnv(), os.Args[1:]))
+}

@@ -1,0 +1,329 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	_ "modernc.org/sqlite"
+
+	"github.com/gatehouse-dev/gatehouse/internal/cli"
+)
+
+var update = flag.Bool("u", false, "update testscript golden output")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gatehouse": func() { os.Exit(cli.Main(context.Background(), cli.OSEnv(), os.Args[1:])) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar: the real CLI against a real
+// daemon on a free loopback port, with a state directory in $WORK/state.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("GATEHOUSE_STATE", filepath.Join(env.WorkDir, "state"))
+			env.Setenv("GATEHOUSE_URL", "http://127.0.0.1:1") // until gatehoused start
+			env.Setenv("GATEHOUSE_TOKEN", "")
+			env.Setenv("GATEHOUSE_SESSION", "")
+			env.Setenv("GATEHOUSE_MODEL", "")
+			env.Values[daemonKey{}] = &daemonSlot{}
+			return nil
+		},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"gatehoused": cmdDaemon,
+			"sqlexec":    cmdSQLExec,
+			"jsonenv":    cmdJSONEnv,
+			"httpreq":    cmdHTTP,
+			"waitfile":   cmdWaitFile,
+			"perm":       cmdPerm,
+			"pidgone":    cmdPidGone,
+		},
+	})
+}
+
+type daemonProc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// gatehoused start [serve flags...] | stop | kill
+//
+// start runs `gatehouse serve` as a child process on a free port with the
+// script's environment, waits for /healthz and sets GATEHOUSE_URL; its log
+// goes to $WORK/daemon.log. stop sends SIGTERM and requires a clean exit;
+// kill sends SIGKILL, as a crash would.
+func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: gatehoused start|stop|kill")
+	}
+	slot := ts.Value(daemonKey{}).(*daemonSlot)
+	d := slot.d
+	switch args[0] {
+	case "start":
+		if d != nil {
+			ts.Fatalf("daemon already running")
+		}
+		port := freePort(ts)
+		bin, err := exec.LookPath("gatehouse")
+		if err != nil {
+			// testscript puts registered commands on the script's PATH.
+			bin = lookIn(ts.Getenv("PATH"), "gatehouse")
+		}
+		if bin == "" {
+			ts.Fatalf("gatehouse not found on PATH")
+		}
+		logf, err := os.OpenFile(ts.MkAbs("daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		ts.Check(err)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		cmd := exec.Command(bin, append([]string{"serve", "--listen", addr}, args[1:]...)...)
+		cmd.Dir = ts.Getenv("WORK")
+		cmd.Env = scriptEnv(ts)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		ts.Check(cmd.Start())
+		d = &daemonProc{cmd: cmd, done: make(chan error, 1)}
+		go func() { d.done <- cmd.Wait(); logf.Close() }()
+		ts.Defer(func() {
+			if d.cmd.ProcessState == nil {
+				_ = d.cmd.Process.Kill()
+				<-d.done
+			}
+		})
+		url := "http://" + addr
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(url + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			select {
+			case err := <-d.done:
+				b, _ := os.ReadFile(ts.MkAbs("daemon.log"))
+				if neg {
+					ts.Setenv("GATEHOUSE_URL", url)
+					return
+				}
+				ts.Fatalf("daemon exited before it was ready: %v\n%s", err, b)
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("daemon not ready after 30s")
+			}
+		}
+		if neg {
+			ts.Fatalf("daemon started, but was expected to fail")
+		}
+		ts.Setenv("GATEHOUSE_URL", url)
+		ts.Setenv("GATEHOUSE_ADDR", addr)
+		slot.d = d
+	case "stop", "kill":
+		if d == nil {
+			ts.Fatalf("no daemon running")
+		}
+		sig := syscall.SIGTERM
+		if args[0] == "kill" {
+			sig = syscall.SIGKILL
+		}
+		ts.Check(d.cmd.Process.Signal(sig))
+		var err error
+		select {
+		case err = <-d.done:
+		case <-time.After(60 * time.Second):
+			ts.Fatalf("daemon did not exit within 60s of %v", sig)
+		}
+		slot.d = nil
+		if args[0] == "stop" && (err != nil) != neg {
+			ts.Fatalf("daemon exit after SIGTERM: %v", err)
+		}
+	default:
+		ts.Fatalf("usage: gatehoused start|stop|kill")
+	}
+}
+
+// daemonKey keys the script's daemonSlot in testscript's per-script
+// values: the daemon a script started, if any.
+type daemonKey struct{}
+
+type daemonSlot struct{ d *daemonProc }
+
+func freePort(ts *testscript.TestScript) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func lookIn(path, name string) string {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+func scriptEnv(ts *testscript.TestScript) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GATEHOUSE_STATE", "GOCOVERDIR"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	return env
+}
+
+// sqlexec FILE SQL: run SQL against a SQLite file directly — how a test
+// tampers with the journal behind the daemon's back.
+func cmdSQLExec(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sqlexec FILE SQL")
+	}
+	db, err := sql.Open("sqlite", "file:"+ts.MkAbs(args[0])+"?_pragma=busy_timeout(10000)")
+	ts.Check(err)
+	defer db.Close()
+	res, err := db.Exec(args[1])
+	if (err != nil) != neg {
+		ts.Fatalf("sqlexec: %v", err)
+	}
+	if err == nil {
+		n, _ := res.RowsAffected()
+		fmt.Fprintf(ts.Stdout(), "%d rows\n", n)
+	}
+}
+
+// jsonenv VAR FILE PATH: set VAR to the value at PATH (dot-separated keys
+// and array indexes, e.g. 0.id) of the JSON in FILE.
+func cmdJSONEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonenv VAR FILE PATH")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &v))
+	for _, k := range strings.Split(args[2], ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(x) {
+				ts.Fatalf("jsonenv: no index %s in an array of %d", k, len(x))
+			}
+			v = x[i]
+		default:
+			ts.Fatalf("jsonenv: %s: not an object or array", k)
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		ts.Setenv(args[0], x)
+	case nil:
+		ts.Fatalf("jsonenv: %s not found", args[2])
+	default:
+		b, _ := json.Marshal(x)
+		ts.Setenv(args[0], string(b))
+	}
+}
+
+// httpreq [-t TOKEN] METHOD PATH [BODYFILE]: a raw request to the daemon;
+// prints the status code, then the body. Without -t it sends
+// $GATEHOUSE_TOKEN, or the admin token if that is empty.
+func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	token := ts.Getenv("GATEHOUSE_TOKEN")
+	if token == "" {
+		b, _ := os.ReadFile(filepath.Join(ts.Getenv("GATEHOUSE_STATE"), "admin.token"))
+		token = strings.TrimSpace(string(b))
+	}
+	if len(args) > 2 && args[0] == "-t" {
+		token, args = args[1], args[2:]
+	}
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: httpreq [-t TOKEN] METHOD PATH [BODYFILE]")
+	}
+	var body io.Reader
+	if len(args) == 3 {
+		body = bytes.NewReader([]byte(ts.ReadFile(args[2])))
+	}
+	req, err := http.NewRequest(args[0], ts.Getenv("GATEHOUSE_URL")+args[1], body)
+	ts.Check(err)
+	if token != "-" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
+	if (resp.StatusCode/100 != 2) != neg {
+		ts.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// waitfile FILE: wait (up to 30s) until FILE exists — how a script knows
+// that a background command has got going.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not appear within 30s", args[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// perm FILE MODE: FILE's permission bits are MODE (octal).
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm FILE MODE")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	if got := uint64(fi.Mode().Perm()); (got == want) == neg {
+		ts.Fatalf("%s: mode %o, want %o", args[0], got, want)
+	}
+}
+
+// pidgone FILE: the process whose pid is in FILE no longer exists (waits
+// up to 30s for it to go).
+func cmdPidGone(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: pidgone FILE")
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[0])))
+	ts.Check(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			ts.Fatalf("process %d still exists", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/executor"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+)
+
+var runCmd = &command{
+	name:    "run",
+	summary: "run a command through the gateway, as an agent",
+	help: `Usage: gatehouse run [flags] -- CMD [ARGS...]
+       gatehouse run [flags] --shell -- 'SHELL COMMAND'
+
+Asks the daemon to run CMD as the agent whose token is in GATEHOUSE_TOKEN,
+and streams its stdout and stderr back as it runs. The daemon decides,
+journals and executes it: argv is exec'd directly (no shell) unless --shell,
+which runs the arguments, joined by spaces, with /bin/sh -c. The command gets
+the daemon's environment allowlist, the --env variables, and
+GATEHOUSE_ACTION_ID, GATEHOUSE_AGENT, GATEHOUSE_SESSION and TRACEPARENT.
+Its stdin is empty.
+
+Identity comes from the token; session, model and intent are recorded as
+the agent's claims.
+
+Exit status: the command's own; 128+N if a signal N ended it; 125 if the
+gateway failed (unreachable, bad token, bad request, journal unwritable);
+126 if the action was refused or is not executable; 127 if the command was
+not found. Gateway failures are explained on stderr in one line.
+
+Flags:
+  --session S       session the action belongs to (default $GATEHOUSE_SESSION)
+  --model M         model driving the agent (default $GATEHOUSE_MODEL)
+  --intent TEXT     why the agent runs this
+  --system NAME     the target system (e.g. prod-db, github)
+  --cwd DIR         working directory on the daemon's host (default: the current one)
+  --shell           run the command with /bin/sh -c
+  --timeout DUR     kill the command after DUR (e.g. 30s, 5m)
+  --env NAME=VALUE  set a variable the daemon allows clients to set (repeatable)
+`,
+	run: runRun,
+}
+
+// Exit codes of gatehouse run, as a shell uses them.
+const (
+	exitGatewayFailed = 125
+	exitRefused       = 126
+	exitNotFound      = 127
+)
+
+type envFlag map[string]string
+
+func (f envFlag) String() string { return "" }
+func (f envFlag) Set(s string) error {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	f[name] = val
+	return nil
+}
+
+var _ flag.Value = envFlag(nil)
+
+func runRun(ctx context.Context, c *command, e *Env, args []string) int {
+	var req gateway.RunRequest
+	env := envFlag{}
+	fs := newFlags(c)
+	fs.StringVar(&req.Session, "session", e.Getenv("GATEHOUSE_SESSION"), "")
+	fs.StringVar(&req.Model, "model", e.Getenv("GATEHOUSE_MODEL"), "")
+	fs.StringVar(&req.Intent, "intent", "", "")
+	fs.StringVar(&req.System, "system", "", "")
+	fs.StringVar(&req.Cwd, "cwd", "", "")
+	fs.BoolVar(&req.Shell, "shell", false, "")
+	timeout := fs.Duration("timeout", 0, "")
+	fs.Var(env, "env", "")
+	// Flags end at the first argument that is not one (or at "--"): what
+	// follows is the command, flags and all.
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprint(e.Stdout, c.help)
+			return exitOK
+		}
+		usageError(c, e, "%v", err)
+		return exitGatewayFailed
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		usageError(c, e, "no command given")
+		return exitGatewayFailed
+	}
+	if req.Shell {
+		req.Command = strings.Join(argv, " ")
+	} else {
+		req.Argv = argv
+	}
+	if len(env) > 0 {
+		req.Env = env
+	}
+	if *timeout < 0 {
+		usageError(c, e, "negative timeout")
+		return exitGatewayFailed
+	}
+	req.TimeoutMS = timeout.Milliseconds()
+	if req.Cwd == "" {
+		wd, err := e.Getwd()
+		if err != nil {
+			fmt.Fprintln(e.Stderr, "gatehouse: cannot tell the current directory: use --cwd:", err)
+			return exitGatewayFailed
+		}
+		req.Cwd = wd
+	}
+
+	// Ctrl-C or SIGTERM cancels the request: the daemon then interrupts the
+	// command's process group and journals it as interrupted.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	a, err := e.client().Run(ctx, req, e.Stdout, e.Stderr, nil)
+	if err != nil {
+		fmt.Fprintln(e.Stderr, errorLine(err))
+		if ctx.Err() != nil {
+			return 128 + int(syscall.SIGINT)
+		}
+		if gatehouse.ErrorCode(err) == gatehouse.EREFUSED {
+			return exitRefused
+		}
+		return exitGatewayFailed
+	}
+	return exitStatus(e, a)
+}
+
+// exitStatus maps a finished action to gatehouse run's exit status, and
+// says on stderr why when the gateway, not the command, ended it.
+func exitStatus(e *Env, a *gatehouse.Action) int {
+	switch {
+	case a.Status == gatehouse.StatusDenied:
+		fmt.Fprintf(e.Stderr, "gatehouse: refused by rule %q: %s (action %s)\n", a.Decision.Rule, oneLine(a.Decision.Reason), a.ID)
+		return exitRefused
+	case a.Error != "":
+		fmt.Fprintf(e.Stderr, "gatehouse: %s (action %s)\n", oneLine(a.Error), a.ID)
+	}
+	switch {
+	case a.Signal != "":
+		if n := executor.SignalNumber(a.Signal); n > 0 {
+			return 128 + n
+		}
+		return exitGatewayFailed
+	case a.ExitCode != nil:
+		return *a.ExitCode
+	case a.Status == gatehouse.StatusSucceeded:
+		return exitOK
+	}
+	return exitGatewayFailed
+}

@@ -1,0 +1,306 @@
+// Package daemon wires Gatehouse's adapters into the running gateway: it
+// owns the state directory (its lock, the admin token, the database),
+// opens the store, recovers what a previous daemon left unfinished, and
+// serves the HTTP API until told to stop. `gatehouse serve` and the
+// end-to-end tests start exactly this.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/executor"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
+)
+
+// Config is the daemon's configuration. Start from DefaultConfig.
+type Config struct {
+	Listen   string // host:port of the API
+	StateDir string // holds gatehouse.db, admin.token and the lock
+	Store    string // the SQLite database file; default StateDir/gatehouse.db
+
+	OutputCap      int           // bytes of stdout and of stderr kept per action
+	EnvPass        []string      // daemon environment variables passed to every command
+	EnvAllow       []string      // variables a client may set on a run
+	KillGrace      time.Duration // SIGTERM, then SIGKILL after this
+	MaxTimeout     time.Duration // cap on a run's timeout; 0 none
+	DefaultTimeout time.Duration // timeout of a run that asks for none; 0 none
+}
+
+// DefaultListen is the API's default address.
+const DefaultListen = "127.0.0.1:7780"
+
+// DefaultConfig returns the configuration of a plain `gatehouse serve`.
+func DefaultConfig() Config {
+	return Config{
+		Listen:    DefaultListen,
+		OutputCap: gateway.DefaultOutputCap,
+		EnvPass:   []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
+		EnvAllow:  []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
+		KillGrace: 5 * time.Second,
+	}
+}
+
+// Validate returns EINVALID naming the first bad field.
+func (c *Config) Validate() error {
+	inv := func(f string, a ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, a...) }
+	switch {
+	case c.StateDir == "":
+		return inv("state: no state directory")
+	case c.Listen == "":
+		return inv("listen: no address")
+	case c.OutputCap < 0:
+		return inv("output-cap: negative")
+	case c.KillGrace < 0:
+		return inv("kill-grace: negative")
+	case c.MaxTimeout < 0 || c.DefaultTimeout < 0:
+		return inv("timeouts: negative")
+	case c.MaxTimeout > 0 && c.DefaultTimeout > c.MaxTimeout:
+		return inv("default-timeout: over max-timeout")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return inv("listen: %q is not host:port", c.Listen)
+	}
+	for _, n := range append(append([]string{}, c.EnvPass...), c.EnvAllow...) {
+		if n == "" || strings.ContainsAny(n, "= \t") {
+			return inv("env: invalid variable name %q", n)
+		}
+	}
+	return nil
+}
+
+// StateDir returns where the state lives: $GATEHOUSE_STATE, else
+// $XDG_STATE_HOME/gatehouse, else ~/.local/state/gatehouse.
+func StateDir(getenv func(string) string) string {
+	if d := getenv("GATEHOUSE_STATE"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "gatehouse")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "state", "gatehouse")
+}
+
+// AdminTokenFile is the admin token's file name in the state directory.
+const AdminTokenFile = "admin.token"
+
+// ReadAdminToken returns the admin token kept in dir.
+func ReadAdminToken(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, AdminTokenFile))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Daemon is a running gateway.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	lock   *os.File
+	store  *sqlite.Store
+	gw     *gateway.Gateway
+	api    *httpapi.Server
+	srv    *http.Server
+	ln     net.Listener
+	served chan error
+}
+
+// Start prepares the state directory, opens the journal, closes what a
+// previous daemon left running, and starts serving. It returns once the API
+// is listening and ready.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Store == "" {
+		cfg.Store = filepath.Join(cfg.StateDir, "gatehouse.db")
+	}
+	d := &Daemon{cfg: cfg, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			d.release()
+		}
+	}()
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	if d.lock, err = lockState(cfg.StateDir); err != nil {
+		return nil, err
+	}
+	admin, err := ensureAdminToken(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
+		return nil, err
+	}
+	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap})
+	d.gw = gateway.New(d.store, exec, gateway.Config{
+		OutputCap: cfg.OutputCap, BaseEnv: passEnv(cfg.EnvPass), EnvAllow: cfg.EnvAllow,
+		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
+	}, gateway.Options{Logger: log, AdminToken: admin})
+
+	host, _ := os.Hostname()
+	n, err := d.gw.Recover(ctx, gatehouse.DaemonStarted{Version: Version(), PID: os.Getpid(), Host: host})
+	if err != nil {
+		return nil, fmt.Errorf("recovering the journal: %w", err)
+	}
+	if n > 0 {
+		log.Warn("closed actions left running by the previous daemon as interrupted", "count", n)
+	}
+
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, err
+	}
+	d.api = httpapi.NewServer(d.gw, log)
+	d.srv = &http.Server{
+		Handler:           d.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: a run streams for as long as its command runs.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { d.served <- d.srv.Serve(d.ln) }()
+	d.api.SetReady(true)
+	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
+	return d, nil
+}
+
+// Addr returns the address the API listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// Wait blocks until ctx is done (or the server fails), then shuts down.
+func (d *Daemon) Wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-d.served:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), d.cfg.KillGrace+10*time.Second)
+	defer cancel()
+	return errors.Join(err, d.Shutdown(shutdownCtx))
+}
+
+// Shutdown stops accepting requests, interrupts running actions (recording
+// each as interrupted), and closes the journal.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.api.SetReady(false)
+	d.log.Info("shutting down")
+	// Interrupt the actions first: their streaming responses would keep
+	// http.Server.Shutdown waiting for as long as they run.
+	gerr := d.gw.Shutdown(ctx)
+	serr := d.srv.Shutdown(ctx)
+	if errors.Is(serr, http.ErrServerClosed) {
+		serr = nil
+	}
+	err := errors.Join(gerr, serr, d.release())
+	if err == nil {
+		d.log.Info("stopped")
+	}
+	return err
+}
+
+func (d *Daemon) release() error {
+	var err error
+	if d.store != nil {
+		err = d.store.Close()
+		d.store = nil
+	}
+	if d.lock != nil {
+		d.lock.Close()
+		d.lock = nil
+	}
+	return err
+}
+
+// lockState takes an exclusive lock on the state directory, so that two
+// daemons never share one journal file.
+func lockState(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "another gatehouse daemon is using %s", dir)
+	}
+	return f, nil
+}
+
+// ensureAdminToken returns the admin token in dir, creating it (0600) on
+// first start.
+func ensureAdminToken(dir string) (string, error) {
+	path := filepath.Join(dir, AdminTokenFile)
+	if tok, err := ReadAdminToken(dir); err == nil && tok != "" {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return "", gatehouse.Errorf(gatehouse.EINVALID, "%s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+		}
+		return tok, nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	tok := gateway.NewToken("gadm_")
+	tmp, err := os.CreateTemp(dir, ".admin.token-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if _, err := tmp.WriteString(tok + "\n"); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func passEnv(names []string) map[string]string {
+	env := map[string]string{}
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			env[n] = v
+		}
+	}
+	return env
+}
+
+// Version is the module version the binary was built from, or "devel".
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

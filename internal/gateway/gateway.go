@@ -1,0 +1,271 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/executor"
+)
+
+// Executor runs processes. *executor.Executor implements it.
+type Executor interface {
+	// Prepare resolves the command without starting anything; it returns
+	// executor.ErrNotFound or executor.ErrNotExecutable (wrapped) when the
+	// command cannot be run.
+	Prepare(spec executor.Spec) (executor.Prepared, error)
+	// Run starts the prepared process and waits for it.
+	Run(ctx context.Context, p executor.Prepared) executor.Result
+}
+
+// Decider decides whether an action may run. Policy (issue 3) implements
+// it; until then AllowAll decides everything.
+type Decider interface {
+	// Decide returns the decision for a, which is fully described but not
+	// yet journaled. An error fails the action closed: it does not run.
+	Decide(ctx context.Context, a *gatehouse.Action) (gatehouse.Decision, error)
+}
+
+// AllowAll allows every action by the rule named "default".
+type AllowAll struct{}
+
+// Decide implements Decider.
+func (AllowAll) Decide(context.Context, *gatehouse.Action) (gatehouse.Decision, error) {
+	return gatehouse.DefaultDecision, nil
+}
+
+// Config holds the gateway's execution settings.
+type Config struct {
+	// OutputCap is how many bytes of each of stdout and stderr an action
+	// keeps in the journal. The full streams are still counted and hashed.
+	OutputCap int
+	// BaseEnv is the environment every command starts from: the daemon's
+	// variables named by the pass list. Nothing else of the daemon's
+	// environment reaches a command.
+	BaseEnv map[string]string
+	// EnvAllow names the variables a client may set on a run. Any other
+	// name in a request is refused.
+	EnvAllow []string
+	// MaxTimeout caps a request's timeout (0: no cap). DefaultTimeout
+	// applies when a request sets none (0: none).
+	MaxTimeout, DefaultTimeout time.Duration
+}
+
+// DefaultOutputCap is the default of Config.OutputCap: 64 KiB.
+const DefaultOutputCap = 64 << 10
+
+// Gateway is the service. Create it with New; it is safe for concurrent
+// use.
+type Gateway struct {
+	store     gatehouse.Store
+	exec      Executor
+	decider   Decider
+	cfg       Config
+	adminHash string
+	now       func() time.Time
+	log       *slog.Logger
+	allow     map[string]bool
+
+	mu       sync.Mutex
+	closing  bool
+	running  map[string]context.CancelCauseFunc
+	inflight sync.WaitGroup
+}
+
+// Options are the gateway's collaborators beyond the store and executor.
+// Zero fields take defaults.
+type Options struct {
+	Decider Decider          // AllowAll
+	Now     func() time.Time // time.Now
+	Logger  *slog.Logger     // slog.Default()
+	// AdminToken is the admin token; only its hash is kept.
+	AdminToken string
+}
+
+// New returns a gateway over store and exec.
+func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gateway {
+	if opts.Decider == nil {
+		opts.Decider = AllowAll{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if cfg.OutputCap <= 0 {
+		cfg.OutputCap = DefaultOutputCap
+	}
+	allow := map[string]bool{}
+	for _, n := range cfg.EnvAllow {
+		allow[n] = true
+	}
+	return &Gateway{
+		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
+		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
+		allow: allow, running: map[string]context.CancelCauseFunc{},
+	}
+}
+
+// HashToken returns the hex SHA-256 of a token: what the journal stores.
+// Tokens carry 256 random bits, so a plain hash is as good as a slow one.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewToken returns a new random token with the given prefix ("gat_" for
+// agents, "gadm_" for the admin): the prefix lets secret scanners and
+// people tell them apart.
+func NewToken(prefix string) string {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		panic("gateway: crypto/rand failed: " + err.Error()) // the OS cannot give randomness: nothing is safe
+	}
+	return prefix + tokenEncoding.EncodeToString(b)
+}
+
+// Authenticate returns the principal a bearer token stands for, or
+// EUNAUTHORIZED. It consults the store on every call, so a revoked token
+// stops working at once.
+func (g *Gateway) Authenticate(ctx context.Context, token string) (gatehouse.Principal, error) {
+	if token == "" {
+		return gatehouse.Principal{}, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "missing token: set GATEHOUSE_TOKEN")
+	}
+	h := HashToken(token)
+	if subtle.ConstantTimeCompare([]byte(h), []byte(g.adminHash)) == 1 {
+		return gatehouse.Principal{Name: "admin", Role: gatehouse.RoleAdmin}, nil
+	}
+	a, err := g.store.AgentByTokenHash(ctx, h)
+	if gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
+		return gatehouse.Principal{}, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "invalid or revoked token")
+	}
+	if err != nil {
+		return gatehouse.Principal{}, err
+	}
+	return gatehouse.Principal{Name: a.Name, Role: gatehouse.RoleAgent}, nil
+}
+
+func requireAdmin(p gatehouse.Principal) error {
+	if p.Role != gatehouse.RoleAdmin {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not do this: it needs the admin token", p.Role, p.Name)
+	}
+	return nil
+}
+
+// AddAgent registers an agent and returns it with its token, which is
+// shown once and never stored. ECONFLICT if an active agent has the name.
+func (g *Gateway) AddAgent(ctx context.Context, p gatehouse.Principal, name string) (*gatehouse.Agent, string, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, "", err
+	}
+	if err := gatehouse.ValidateAgentName(name); err != nil {
+		return nil, "", err
+	}
+	token := NewToken("gat_")
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentAdded, name,
+		gatehouse.AgentAdded{TokenHash: HashToken(token), By: p.Name})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := g.store.Append(ctx, ev); err != nil {
+		return nil, "", err
+	}
+	a, err := g.store.Agent(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	g.log.Info("agent added", "agent", name, "by", p.Name)
+	return a, token, nil
+}
+
+// RevokeAgent revokes an agent's token. ENOTFOUND if no active agent has
+// the name.
+func (g *Gateway) RevokeAgent(ctx context.Context, p gatehouse.Principal, name string) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentRevoked, name, gatehouse.AgentRevoked{By: p.Name})
+	if err != nil {
+		return err
+	}
+	if _, err := g.store.Append(ctx, ev); err != nil {
+		return err
+	}
+	g.log.Info("agent revoked", "agent", name, "by", p.Name)
+	return nil
+}
+
+// Agents lists the registered agents.
+func (g *Gateway) Agents(ctx context.Context, p gatehouse.Principal) ([]*gatehouse.Agent, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	return g.store.Agents(ctx)
+}
+
+// Actions returns the actions matching f (see gatehouse.Store.Actions).
+func (g *Gateway) Actions(ctx context.Context, p gatehouse.Principal, f gatehouse.ActionFilter) ([]*gatehouse.Action, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	return g.store.Actions(ctx, f)
+}
+
+// Action returns one action, or ENOTFOUND.
+func (g *Gateway) Action(ctx context.Context, p gatehouse.Principal, id string) (*gatehouse.Action, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	return g.store.Action(ctx, id)
+}
+
+// Verify checks the journal and its projection (see gatehouse.Verify).
+func (g *Gateway) Verify(ctx context.Context, p gatehouse.Principal) (*gatehouse.VerifyReport, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	return gatehouse.Verify(ctx, g.store)
+}
+
+// errShuttingDown is returned to runs that arrive while the gateway stops.
+var errShuttingDown = gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the gateway is shutting down")
+
+// Shutdown refuses new actions, interrupts the running ones (their process
+// groups get SIGTERM, then SIGKILL after the executor's grace) and waits
+// until each has journaled its end, or ctx is done.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	n := len(g.running)
+	for _, cancel := range g.running {
+		cancel(errDaemonStopping)
+	}
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() { g.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n})
+	if err != nil {
+		return err
+	}
+	_, err = g.store.Append(ctx, ev)
+	return err
+}
+
+var errDaemonStopping = errors.New("the daemon is stopping")

@@ -1,0 +1,441 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/executor"
+)
+
+// RunRequest is what a client asks to run. Its JSON form is the body of
+// POST /v1/run.
+type RunRequest struct {
+	// Argv is the command and its arguments, exec'd directly. With Shell,
+	// Command is used instead.
+	Argv []string `json:"argv,omitempty"`
+	// Shell runs Command with /bin/sh -c.
+	Shell   bool   `json:"shell,omitempty"`
+	Command string `json:"command,omitempty"`
+
+	Session   string            `json:"session,omitempty"`
+	Model     string            `json:"model,omitempty"`
+	Intent    string            `json:"intent,omitempty"`
+	System    string            `json:"system,omitempty"`
+	Cwd       string            `json:"cwd,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	TimeoutMS int64             `json:"timeout_ms,omitempty"`
+}
+
+// Sink receives a run's progress: Started once the action is durably
+// journaled and about to start, then its output as it is produced.
+type Sink struct {
+	Started        func(*gatehouse.Action)
+	Stdout, Stderr io.Writer
+}
+
+// Limits on request fields; a request over them is refused with EINVALID.
+const (
+	maxArgs      = 4096
+	maxArgBytes  = 256 << 10
+	maxClaimSize = 4 << 10
+)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (g *Gateway) validate(req *RunRequest) error {
+	inv := func(format string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, format, args...) }
+	if req.Shell {
+		if len(req.Argv) > 0 {
+			return inv("a shell request carries command, not argv")
+		}
+		if strings.TrimSpace(req.Command) == "" {
+			return inv("empty command")
+		}
+		if len(req.Command) > maxArgBytes {
+			return inv("command is over %d bytes", maxArgBytes)
+		}
+	} else {
+		if req.Command != "" {
+			return inv("command is only for shell requests; send argv")
+		}
+		if len(req.Argv) == 0 || req.Argv[0] == "" {
+			return inv("empty command")
+		}
+		if len(req.Argv) > maxArgs {
+			return inv("more than %d arguments", maxArgs)
+		}
+		n := 0
+		for _, a := range req.Argv {
+			n += len(a)
+		}
+		if n > maxArgBytes {
+			return inv("arguments are over %d bytes", maxArgBytes)
+		}
+	}
+	for _, s := range append(slices.Clone(req.Argv), req.Command, req.Cwd) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return inv("NUL byte in command, arguments or cwd")
+		}
+	}
+	for name, v := range map[string]string{"session": req.Session, "model": req.Model, "intent": req.Intent, "system": req.System} {
+		if len(v) > maxClaimSize {
+			return inv("%s is over %d bytes", name, maxClaimSize)
+		}
+		if !utf8.ValidString(v) {
+			return inv("%s is not valid UTF-8", name)
+		}
+	}
+	for name, v := range req.Env {
+		if !envName.MatchString(name) {
+			return inv("invalid environment variable name %q", name)
+		}
+		if !g.allow[name] {
+			return inv("environment variable %s may not be set by a client (allowed: %s)", name, strings.Join(g.cfg.EnvAllow, ", "))
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return inv("NUL byte in environment variable %s", name)
+		}
+	}
+	if req.TimeoutMS < 0 {
+		return inv("negative timeout")
+	}
+	if g.cfg.MaxTimeout > 0 && time.Duration(req.TimeoutMS)*time.Millisecond > g.cfg.MaxTimeout {
+		return inv("timeout is over the gateway's maximum of %s", g.cfg.MaxTimeout)
+	}
+	if req.Cwd == "" {
+		return inv("cwd is required")
+	}
+	if !filepath.IsAbs(req.Cwd) {
+		return inv("cwd %q is not an absolute path", req.Cwd)
+	}
+	fi, err := os.Stat(req.Cwd)
+	if err != nil || !fi.IsDir() {
+		return inv("cwd %s is not a directory the gateway can use", req.Cwd)
+	}
+	return nil
+}
+
+// Run performs one action for an agent: validate, decide, journal
+// write-ahead, execute, journal the end. It returns the finished action.
+//
+// Errors: EFORBIDDEN unless p is an agent; EINVALID for a bad request
+// (nothing is journaled); EUNAVAILABLE if the journal cannot be written
+// before the start (nothing runs) or while shutting down. An action that
+// was refused, not found or failed is not an error: it is returned with
+// its status. If the end cannot be journaled, the action is returned with
+// EUNAVAILABLE; the next start of the daemon closes it as interrupted.
+func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+	if p.Role != gatehouse.RoleAgent {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents run actions: use a token from `gatehouse agent add`")
+	}
+	if err := g.validate(&req); err != nil {
+		return nil, err
+	}
+	runCtx, cancel, err := g.track()
+	if err != nil {
+		return nil, err
+	}
+	defer g.inflight.Done()
+
+	now := g.now()
+	a := g.newAction(now, p, &req)
+	g.mu.Lock()
+	g.running[a.ID] = cancel
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.running, a.ID)
+		g.mu.Unlock()
+		cancel(nil)
+	}()
+	// The action is interrupted if the client goes away or the daemon
+	// stops; the journal writes below must not be, so they use a context
+	// that is never cancelled by either.
+	stop := context.AfterFunc(ctx, func() { cancel(errClientGone) })
+	defer stop()
+	journalCtx := context.WithoutCancel(ctx)
+
+	dec, err := g.decider.Decide(runCtx, a)
+	if err != nil {
+		return nil, err
+	}
+	a.Decision = dec
+
+	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
+	if err != nil {
+		return nil, err
+	}
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, dec)
+	if err != nil {
+		return nil, err
+	}
+
+	if dec.Effect != gatehouse.EffectAllow {
+		// Refused (review arrives with issue 3; until a reviewer exists it
+		// is refused, never run).
+		fin := gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: "refused: " + dec.Reason}
+		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
+	}
+
+	spec := executor.Spec{
+		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, &req),
+		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
+		Stdout:  sink.Stdout, Stderr: sink.Stderr,
+	}
+	prep, err := g.exec.Prepare(spec)
+	if err != nil {
+		code := 126
+		if errors.Is(err, executor.ErrNotFound) {
+			code = 127
+		}
+		fin := gatehouse.ActionFinished{Status: gatehouse.StatusFailed, Error: err.Error(), ExitCode: &code}
+		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
+	}
+
+	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
+	if err != nil {
+		return nil, err
+	}
+	// Write-ahead: nothing starts unless the journal has it durably.
+	linked, err := g.store.Append(journalCtx, requested, decided, started)
+	if err != nil {
+		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
+		return nil, unavailable(err)
+	}
+	if a, err = project(&gatehouse.Action{}, linked); err != nil {
+		return nil, err
+	}
+	if sink.Started != nil {
+		sink.Started(a)
+	}
+
+	res := g.exec.Run(runCtx, prep)
+	fin := finished(res, context.Cause(runCtx))
+	return g.finish(journalCtx, a, fin)
+}
+
+// project returns a with the linked events applied: the action exactly as
+// the store now holds it, without reading it back.
+func project(a *gatehouse.Action, linked []gatehouse.Event) (*gatehouse.Action, error) {
+	for _, e := range linked {
+		if err := a.Apply(e); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+var errClientGone = errors.New("the client disconnected")
+
+// track registers a run with the shutdown machinery.
+func (g *Gateway) track() (context.Context, context.CancelCauseFunc, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return nil, nil, errShuttingDown
+	}
+	g.inflight.Add(1)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return ctx, cancel, nil
+}
+
+func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
+	a := &gatehouse.Action{
+		ID: ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String(),
+		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
+		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
+		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
+		Status: gatehouse.StatusPending,
+	}
+	if a.TimeoutMS == 0 && g.cfg.DefaultTimeout > 0 {
+		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
+	}
+	if req.Shell {
+		a.Argv = []string{"/bin/sh", "-c", req.Command}
+		a.Command = req.Command
+	} else {
+		a.Argv = slices.Clone(req.Argv)
+		a.Command = QuoteArgv(req.Argv)
+	}
+	for name := range req.Env {
+		a.EnvNames = append(a.EnvNames, name)
+	}
+	slices.Sort(a.EnvNames)
+	return a
+}
+
+func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
+	return gatehouse.ActionRequested{
+		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
+		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
+		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID,
+	}
+}
+
+// environ builds a command's complete environment: the base environment,
+// the client's allowed variables, then the gateway's own, which a client
+// cannot override.
+func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest) []string {
+	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
+	for k, v := range g.cfg.BaseEnv {
+		env[k] = v
+	}
+	for k, v := range req.Env {
+		env[k] = v
+	}
+	env["GATEHOUSE_ACTION_ID"] = a.ID
+	env["GATEHOUSE_AGENT"] = a.Agent
+	env["GATEHOUSE_SESSION"] = a.Session
+	env["TRACEPARENT"] = "00-" + a.TraceID + "-" + randomHex(8) + "-01"
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func finished(res executor.Result, cause error) gatehouse.ActionFinished {
+	d := float64(res.Duration.Microseconds()) / 1000
+	fin := gatehouse.ActionFinished{
+		Status: gatehouse.StatusSucceeded, Signal: res.Signal, DurationMS: &d,
+		Stdout: string(res.Stdout.Head), Stderr: string(res.Stderr.Head),
+		StdoutBytes: res.Stdout.Bytes, StderrBytes: res.Stderr.Bytes,
+		StdoutSHA256: res.Stdout.SHA256, StderrSHA256: res.Stderr.SHA256,
+	}
+	if res.Signal == "" {
+		code := res.ExitCode
+		fin.ExitCode = &code
+	}
+	switch {
+	case res.Interrupted:
+		fin.Status = gatehouse.StatusInterrupted
+		fin.Error = "interrupted"
+		if cause != nil {
+			fin.Error = "interrupted: " + cause.Error()
+		}
+	case res.TimedOut:
+		fin.Status = gatehouse.StatusFailed
+		fin.Error = errString(res.Err)
+	case res.Err != nil:
+		fin.Status = gatehouse.StatusFailed
+		fin.Error = res.Err.Error()
+	case res.Signal != "" || res.ExitCode != 0:
+		fin.Status = gatehouse.StatusFailed
+	}
+	return fin
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// finishWithout journals an action that never starts: its request,
+// decision and end in one durable batch.
+func (g *Gateway) finishWithout(ctx context.Context, id string, fin gatehouse.ActionFinished, evs ...gatehouse.Event) (*gatehouse.Action, error) {
+	end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, id, fin)
+	if err != nil {
+		return nil, err
+	}
+	linked, err := g.store.Append(ctx, append(evs, end)...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return project(&gatehouse.Action{}, linked)
+}
+
+// finish journals the end of a started action a.
+func (g *Gateway) finish(ctx context.Context, a *gatehouse.Action, fin gatehouse.ActionFinished) (*gatehouse.Action, error) {
+	end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, fin)
+	if err != nil {
+		return nil, err
+	}
+	linked, err := g.store.Append(ctx, end)
+	if err != nil {
+		g.log.Error("journal: recording an action's end failed", "action", a.ID, "err", err)
+		return a, unavailable(err)
+	}
+	return project(a, linked)
+}
+
+func unavailable(err error) error {
+	switch gatehouse.ErrorCode(err) {
+	case gatehouse.EUNAVAILABLE:
+		return err
+	}
+	return gatehouse.WrapError(gatehouse.EUNAVAILABLE, "gateway.journal", err, "the journal cannot be written; nothing was run")
+}
+
+// Recover closes every action that a previous daemon left unfinished — it
+// was killed, or lost power, while they ran — as interrupted, by appending
+// new events (old ones are never edited), then journals daemon.started.
+// It returns how many actions it closed.
+func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) (int, error) {
+	open, err := g.store.Running(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range open {
+		fin := gatehouse.ActionFinished{Status: gatehouse.StatusInterrupted, Error: "interrupted: the daemon stopped while it ran"}
+		if _, err := g.finish(ctx, a, fin); err != nil {
+			return 0, err
+		}
+		g.log.Warn("closed an action left unfinished by the previous daemon", "action", a.ID, "agent", a.Agent)
+	}
+	started.Interrupted = len(open)
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStarted, "", started)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := g.store.Append(ctx, ev); err != nil {
+		return 0, err
+	}
+	return len(open), nil
+}
+
+func newTraceID() string { return randomHex(16) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		panic("gateway: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+var plainArg = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// QuoteArgv renders argv as one POSIX shell string that a shell would split
+// back into the same words: the exact command, readable.
+func QuoteArgv(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if plainArg.MatchString(a) {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteByte('\'')
+		b.WriteString(strings.ReplaceAll(a, "'", `'\''`))
+		b.WriteByte('\'')
+	}
+	return b.String()
+}

@@ -1,0 +1,197 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+)
+
+// Client talks to a Gatehouse daemon. Its methods return *gatehouse.Error
+// values with the daemon's codes, and EUNAVAILABLE when the daemon cannot
+// be reached.
+type Client struct {
+	URL   string // e.g. http://127.0.0.1:7780
+	Token string
+	HTTP  *http.Client
+}
+
+// NewClient returns a client for the daemon at baseURL.
+func NewClient(baseURL, token string) *Client {
+	return &Client{URL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{}}
+}
+
+// Health returns nil if the daemon answers /healthz with 200.
+func (c *Client) Health(ctx context.Context) error {
+	resp, err := c.do(ctx, http.MethodGet, "/healthz", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return checkStatus(resp)
+}
+
+// AddAgent registers an agent and returns its token.
+func (c *Client) AddAgent(ctx context.Context, name string) (*AgentToken, error) {
+	var out AgentToken
+	if err := c.call(ctx, http.MethodPost, "/v1/agents", addAgentRequest{Name: name}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Agents lists the registered agents.
+func (c *Client) Agents(ctx context.Context) ([]*gatehouse.Agent, error) {
+	var out []*gatehouse.Agent
+	return out, c.call(ctx, http.MethodGet, "/v1/agents", nil, &out)
+}
+
+// RevokeAgent revokes an agent's token.
+func (c *Client) RevokeAgent(ctx context.Context, name string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/agents/"+url.PathEscape(name), nil, nil)
+}
+
+// Actions queries actions. The query's keys are those of GET /v1/actions
+// (since, until, agent, session, status, grep, limit); time bounds are
+// passed as typed and resolved by the daemon.
+func (c *Client) Actions(ctx context.Context, query url.Values) ([]*gatehouse.Action, error) {
+	path := "/v1/actions"
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	var out []*gatehouse.Action
+	return out, c.call(ctx, http.MethodGet, path, nil, &out)
+}
+
+// Action returns one action.
+func (c *Client) Action(ctx context.Context, id string) (*gatehouse.Action, error) {
+	var out gatehouse.Action
+	if err := c.call(ctx, http.MethodGet, "/v1/actions/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Verify asks the daemon to verify its journal.
+func (c *Client) Verify(ctx context.Context) (*gatehouse.VerifyReport, error) {
+	var out gatehouse.VerifyReport
+	if err := c.call(ctx, http.MethodGet, "/v1/verify", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Run asks the daemon to run req and copies the command's output to stdout
+// and stderr as it arrives. started, if not nil, is called once the action
+// is journaled and its process is about to start. It returns the finished
+// action. If the stream breaks before the end, it returns EUNAVAILABLE and
+// the action as far as it was known.
+func (c *Client) Run(ctx context.Context, req gateway.RunRequest, stdout, stderr io.Writer, started func(*gatehouse.Action)) (*gatehouse.Action, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/run", req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return nil, err
+	}
+	var last *gatehouse.Action
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var f Frame
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			return last, gatehouse.WrapError(gatehouse.EUNAVAILABLE, "httpapi.Run", err, "malformed frame from the gateway")
+		}
+		switch f.Type {
+		case FrameStarted:
+			last = f.Action
+			if started != nil {
+				started(f.Action)
+			}
+		case FrameStdout:
+			_, _ = stdout.Write(f.Data)
+		case FrameStderr:
+			_, _ = stderr.Write(f.Data)
+		case FrameFinished:
+			return f.Action, nil
+		case FrameError:
+			return last, &gatehouse.Error{Code: f.Error.Code, Message: f.Error.Message}
+		}
+	}
+	err = sc.Err()
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return last, gatehouse.WrapError(gatehouse.EUNAVAILABLE, "httpapi.Run", err, "the connection to the gateway broke before the action finished")
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.do(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return gatehouse.WrapError(gatehouse.EUNAVAILABLE, "httpapi.call", err, "malformed answer from the gateway")
+	}
+	return nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, gatehouse.WrapError(gatehouse.EINTERNAL, "httpapi.do", err, "")
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, body)
+	if err != nil {
+		return nil, gatehouse.WrapError(gatehouse.EINVALID, "httpapi.do", err, fmt.Sprintf("invalid gateway URL %q", c.URL))
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+		return nil, gatehouse.WrapError(gatehouse.EUNAVAILABLE, "httpapi.do", err, "cannot reach the gateway at "+c.URL)
+	}
+	return resp, nil
+}
+
+// checkStatus turns a non-2xx answer into the *gatehouse.Error its body
+// carries.
+func checkStatus(resp *http.Response) error {
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	var er errorResponse
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if json.Unmarshal(b, &er) != nil || er.Error.Code == "" {
+		return gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the gateway answered %s", resp.Status)
+	}
+	return &gatehouse.Error{Code: er.Error.Code, Message: er.Error.Message}
+}

@@ -1,0 +1,335 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+)
+
+// Server serves the API. Create it with NewServer and mount Handler.
+type Server struct {
+	gw    *gateway.Gateway
+	log   *slog.Logger
+	now   func() time.Time
+	mux   *http.ServeMux
+	ready atomic.Bool
+}
+
+// NewServer returns a server over gw. It answers /healthz with 503 until
+// SetReady(true).
+func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
+	s := &Server{gw: gw, log: log, now: time.Now, mux: http.NewServeMux()}
+	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.HandleFunc("/v1/run", s.authed(s.run, http.MethodPost))
+	s.mux.HandleFunc("/v1/agents", s.authed(s.agents, http.MethodGet, http.MethodPost))
+	s.mux.HandleFunc("/v1/agents/{name}", s.authed(s.agent, http.MethodDelete))
+	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
+	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
+	s.mux.HandleFunc("/v1/verify", s.authed(s.verify, http.MethodGet))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
+	})
+	return s
+}
+
+// SetReady sets what /healthz answers.
+func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+type handler func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal)
+
+
+// authed checks the method and the bearer token, then calls h with the
+// token's principal.
+func (s *Server) authed(h handler, methods ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ok := false
+		for _, m := range methods {
+			ok = ok || r.Method == m
+		}
+		if !ok {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "method %s not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !found {
+			token = ""
+		}
+		p, err := s.gw.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			s.error(w, r, err)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		s.error(w, r, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "not ready"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if r.Method == http.MethodGet {
+		if !s.noQuery(w, r) {
+			return
+		}
+		list, err := s.gw.Agents(r.Context(), p)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(list))
+		return
+	}
+	var req addAgentRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	a, token, err := s.gw.AddAgent(r.Context(), p, req.Name)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
+}
+
+func (s *Server) agent(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if err := s.gw.RevokeAgent(r.Context(), p, r.PathValue("name")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) actions(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	f, err := parseFilter(r.URL.Query(), s.now())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	list, err := s.gw.Actions(r.Context(), p, f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(list))
+}
+
+// parseFilter reads GET /v1/actions' query. Unknown parameters are refused:
+// a typo must not silently widen a query.
+func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
+	var f gatehouse.ActionFilter
+	for k, v := range q {
+		if len(v) != 1 {
+			return f, gatehouse.Errorf(gatehouse.EINVALID, "query parameter %s given %d times", k, len(v))
+		}
+		val := v[0]
+		var err error
+		switch k {
+		case "since":
+			f.Since, err = gatehouse.ParseTimeBound(val, now)
+		case "until":
+			f.Until, err = gatehouse.ParseTimeBound(val, now)
+		case "agent":
+			f.Agent = val
+		case "session":
+			f.Session = val
+		case "status":
+			f.Status = gatehouse.Status(val)
+			if !f.Status.Valid() {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid status %q: use pending, running, succeeded, failed, denied or interrupted", val)
+			}
+		case "grep":
+			f.Grep = val
+		case "limit":
+			f.Limit, err = strconv.Atoi(val)
+			if err != nil || f.Limit < 1 || f.Limit > gatehouse.MaxLimit {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid limit %q: use 1 to %d", val, gatehouse.MaxLimit)
+			}
+		default:
+			err = gatehouse.Errorf(gatehouse.EINVALID, "unknown query parameter %q", k)
+		}
+		if err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	a, err := s.gw.Action(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	rep, err := s.gw.Verify(r.Context(), p)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	var req gateway.RunRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	fw := &frameWriter{w: w}
+	sink := gateway.Sink{
+		Started: func(a *gatehouse.Action) { fw.send(Frame{Type: FrameStarted, Action: a}) },
+		Stdout:  streamWriter{fw, FrameStdout},
+		Stderr:  streamWriter{fw, FrameStderr},
+	}
+	a, err := s.gw.Run(r.Context(), p, req, sink)
+	switch {
+	case err != nil && !fw.begun():
+		s.error(w, r, err)
+	case err != nil:
+		s.logError(r, err)
+		fw.send(Frame{Type: FrameError, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
+	default:
+		fw.send(Frame{Type: FrameFinished, Action: a})
+	}
+}
+
+// frameWriter serialises frames from the executor's output goroutines and
+// flushes each, so the client sees output as it is produced. A client that
+// went away makes writes fail; that is ignored here — the request's context
+// is cancelled and the gateway interrupts the action.
+type frameWriter struct {
+	mu    sync.Mutex
+	w     http.ResponseWriter
+	start bool
+	enc   *json.Encoder
+}
+
+func (f *frameWriter) send(fr Frame) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.start {
+		f.start = true
+		f.w.Header().Set("Content-Type", "application/x-ndjson")
+		f.w.Header().Set("X-Content-Type-Options", "nosniff")
+		f.w.WriteHeader(http.StatusOK)
+		f.enc = json.NewEncoder(f.w)
+	}
+	if f.enc.Encode(fr) == nil {
+		_ = http.NewResponseController(f.w).Flush()
+	}
+}
+
+func (f *frameWriter) begun() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.start
+}
+
+type streamWriter struct {
+	f    *frameWriter
+	kind string
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	s.f.send(Frame{Type: s.kind, Data: append([]byte(nil), p...)})
+	return len(p), nil
+}
+
+// decodeBody decodes exactly one JSON object with no unknown fields from a
+// body of at most maxBody bytes.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if len(r.URL.RawQuery) > 0 {
+		return gatehouse.Errorf(gatehouse.EINVALID, "unexpected query parameters")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return gatehouse.Errorf(gatehouse.ETOOLARGE, "request body is over %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		return gatehouse.Errorf(gatehouse.EINVALID, "empty request body: expected a JSON object")
+	}
+	return gatehouse.Errorf(gatehouse.EINVALID, "malformed request: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.RawQuery != "" {
+		s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "unexpected query parameters"))
+		return false
+	}
+	return true
+}
+
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	s.logError(r, err)
+	code := gatehouse.ErrorCode(err)
+	writeJSON(w, statusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+}
+
+func (s *Server) logError(r *http.Request, err error) {
+	switch code := gatehouse.ErrorCode(err); {
+	case code == gatehouse.EINTERNAL || code == gatehouse.EUNAVAILABLE:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	case errors.Is(err, context.Canceled):
+	default:
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+package gatehouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+)
+
+// VerifyReport is the result of Verify.
+type VerifyReport struct {
+	Events  int64 `json:"events"`  // events read
+	Actions int   `json:"actions"` // actions rebuilt from them
+	Agents  int   `json:"agents"`  // agents rebuilt from them
+	// Chain is the first break in the hash chain, or nil if it is whole.
+	Chain *ChainError `json:"chain,omitempty"`
+	// Projection lists the actions and agents whose stored rows differ from
+	// what the events say, are missing, or have no events at all.
+	Projection []ProjectionDiff `json:"projection,omitempty"`
+}
+
+// OK reports whether the journal and its projection are intact.
+func (r *VerifyReport) OK() bool { return r.Chain == nil && len(r.Projection) == 0 }
+
+// ProjectionDiff is one stored row that does not match the journal.
+type ProjectionDiff struct {
+	Kind   string   `json:"kind"` // "action" or "agent"
+	ID     string   `json:"id"`
+	Reason string   `json:"reason"`           // "differs", "missing", "not in journal"
+	Fields []string `json:"fields,omitempty"` // for "differs": the JSON fields that differ
+}
+
+func (d ProjectionDiff) String() string {
+	s := fmt.Sprintf("%s %s: %s", d.Kind, d.ID, d.Reason)
+	if len(d.Fields) > 0 {
+		s += fmt.Sprintf(" (%v)", d.Fields)
+	}
+	return s
+}
+
+// maxDiffs bounds the report: a wholesale rewrite should not produce a
+// million-line answer.
+const maxDiffs = 100
+
+// Verify checks the store's journal and its projection. It walks every
+// event checking the hash chain (the first break is reported in
+// Chain), rebuilds actions and agents from the events with Apply, and
+// compares them with what the store serves (ScanActions, Agents). It
+// returns an error only when the store cannot be read; a damaged journal is
+// a report with OK() false.
+func Verify(ctx context.Context, s Store) (*VerifyReport, error) {
+	r := &VerifyReport{}
+	var chain Chain
+	actions := map[string]*Action{}
+	agents := map[string]*Agent{}
+	err := s.Events(ctx, 0, func(e Event) error {
+		r.Events++
+		if r.Chain == nil {
+			if err := chain.Check(e); err != nil {
+				var ce *ChainError
+				errors.As(err, &ce)
+				r.Chain = ce
+			}
+		}
+		switch {
+		case e.Type.IsAction():
+			a := actions[e.Subject]
+			if a == nil {
+				a = &Action{}
+			}
+			if err := a.Apply(e); err == nil {
+				actions[e.Subject] = a
+			} else if r.Chain == nil {
+				// An event the chain accepts but the projection cannot: the
+				// journal was written wrongly. Report it as a chain fault at
+				// this event, since nothing after it can be trusted.
+				r.Chain = &ChainError{Seq: e.Seq, Reason: "invalid", Detail: ErrorMessage(err)}
+			}
+		case e.Type.IsAgent():
+			g := agents[e.Subject]
+			if g == nil {
+				g = &Agent{}
+			}
+			if err := g.Apply(e); err == nil {
+				agents[e.Subject] = g
+			} else if r.Chain == nil {
+				r.Chain = &ChainError{Seq: e.Seq, Reason: "invalid", Detail: ErrorMessage(err)}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Actions, r.Agents = len(actions), len(agents)
+
+	seen := map[string]bool{}
+	err = s.ScanActions(ctx, func(got *Action) error {
+		seen[got.ID] = true
+		want, ok := actions[got.ID]
+		switch {
+		case !ok:
+			r.addDiff(ProjectionDiff{Kind: "action", ID: got.ID, Reason: "not in journal"})
+		default:
+			if f := diffJSON(want, got); len(f) > 0 {
+				r.addDiff(ProjectionDiff{Kind: "action", ID: got.ID, Reason: "differs", Fields: f})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range sortedKeys(actions) {
+		if !seen[id] {
+			r.addDiff(ProjectionDiff{Kind: "action", ID: id, Reason: "missing"})
+		}
+	}
+
+	stored, err := s.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen = map[string]bool{}
+	for _, got := range stored {
+		seen[got.Name] = true
+		want, ok := agents[got.Name]
+		switch {
+		case !ok:
+			r.addDiff(ProjectionDiff{Kind: "agent", ID: got.Name, Reason: "not in journal"})
+		case want.TokenHash != got.TokenHash:
+			r.addDiff(ProjectionDiff{Kind: "agent", ID: got.Name, Reason: "differs", Fields: []string{"token_hash"}})
+		default:
+			if f := diffJSON(want, got); len(f) > 0 {
+				r.addDiff(ProjectionDiff{Kind: "agent", ID: got.Name, Reason: "differs", Fields: f})
+			}
+		}
+	}
+	for _, name := range sortedKeys(agents) {
+		if !seen[name] {
+			r.addDiff(ProjectionDiff{Kind: "agent", ID: name, Reason: "missing"})
+		}
+	}
+	return r, nil
+}
+
+func (r *VerifyReport) addDiff(d ProjectionDiff) {
+	if len(r.Projection) < maxDiffs {
+		r.Projection = append(r.Projection, d)
+	}
+}
+
+// diffJSON compares two values by their public JSON form — what a user of
+// log or show would see — and returns the names of the top-level fields
+// that differ.
+func diffJSON(want, got any) []string {
+	var w, g map[string]json.RawMessage
+	wb, _ := json.Marshal(want)
+	gb, _ := json.Marshal(got)
+	_ = json.Unmarshal(wb, &w)
+	_ = json.Unmarshal(gb, &g)
+	var fields []string
+	for k := range union(w, g) {
+		var wv, gv any
+		_ = json.Unmarshal(w[k], &wv)
+		_ = json.Unmarshal(g[k], &gv)
+		if !reflect.DeepEqual(wv, gv) {
+			fields = append(fields, k)
+		}
+	}
+	sort.Strings(fields)
+	return fields
+}
+
+func union(a, b map[string]json.RawMessage) map[string]bool {
+	u := map[string]bool{}
+	for k := range a {
+		u[k] = true
+	}
+	for k := range b {
+		u[k] = true
+	}
+	return u
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
