@@ -254,7 +254,7 @@ func (g *Gateway) track() (context.Context, context.CancelCauseFunc, error) {
 
 func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
 	a := &gatehouse.Action{
-		ID: ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String(),
+		ID:   ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String(),
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),

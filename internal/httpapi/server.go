@@ -52,7 +52,6 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 type handler func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal)
 
-
 // authed checks the method and the bearer token, then calls h with the
 // token's principal.
 func (s *Server) authed(h handler, methods ...string) http.HandlerFunc {
