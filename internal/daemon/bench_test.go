@@ -1,0 +1,176 @@
+package daemon_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/daemon"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+)
+
+// startDaemon starts a real daemon on a free loopback port with its state
+// in a temporary directory, and returns a client holding a new agent's
+// token.
+func startDaemon(tb testing.TB) (*daemon.Daemon, *httpapi.Client) {
+	tb.Helper()
+	cfg := daemon.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.StateDir = filepath.Join(tb.TempDir(), "state")
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := daemon.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Wait(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Error(err)
+		}
+	})
+	admin, err := daemon.ReadAdminToken(cfg.StateDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url := "http://" + d.Addr()
+	tok, err := httpapi.NewClient(url, admin).AddAgent(ctx, "bench")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d, httpapi.NewClient(url, tok.Token)
+}
+
+func runTrue(tb testing.TB, c *httpapi.Client, dir string) {
+	a, err := c.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if a.Status != gatehouse.StatusSucceeded {
+		tb.Fatalf("status %s", a.Status)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkOverhead measures what the gateway adds to running a command:
+// each iteration fork/execs /bin/true directly and runs it through the API
+// (client → daemon → journal write-ahead, synced → exec → journal end,
+// synced → client), alternately, so both see the same machine state. It
+// reports the median of each and their difference.
+func BenchmarkOverhead(b *testing.B) {
+	_, c := startDaemon(b)
+	dir := b.TempDir()
+	for range 20 { // warm the connection, the page cache and the WAL
+		runTrue(b, c, dir)
+	}
+	var direct, api []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		runTrue(b, c, dir)
+		t2 := time.Now()
+		direct = append(direct, t1.Sub(t0))
+		api = append(api, t2.Sub(t1))
+	}
+	b.StopTimer()
+	md, ma := median(direct), median(api)
+	b.ReportMetric(ms(md), "direct-median-ms")
+	b.ReportMetric(ms(ma), "api-median-ms")
+	b.ReportMetric(ms(ma-md), "added-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkRunProcess compares the whole `gatehouse run -- /bin/true`
+// process (start of the CLI binary, its request, the daemon's work) with
+// running /bin/true itself, alternately.
+func BenchmarkRunProcess(b *testing.B) {
+	d, c := startDaemon(b)
+	bin := filepath.Join(b.TempDir(), "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-dev/gatehouse/cmd/gatehouse")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+c.Token)
+	run := func() {
+		cmd := exec.Command(bin, "run", "--", "/bin/true")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("gatehouse run: %v\n%s", err, out)
+		}
+	}
+	for range 5 {
+		run()
+	}
+	var direct, whole []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		run()
+		t2 := time.Now()
+		direct = append(direct, t1.Sub(t0))
+		whole = append(whole, t2.Sub(t1))
+	}
+	b.StopTimer()
+	md, mw := median(direct), median(whole)
+	b.ReportMetric(ms(md), "direct-median-ms")
+	b.ReportMetric(ms(mw), "gatehouse-run-median-ms")
+	b.ReportMetric(ms(mw-md), "added-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkRunConcurrent64 is the whole path under load: 64 clients each
+// running /bin/true through the API as fast as they can. Exec, not the
+// journal, bounds it; see the sqlite package's BenchmarkAppendAction64 for
+// the journal alone.
+func BenchmarkRunConcurrent64(b *testing.B) {
+	_, c := startDaemon(b)
+	dir := b.TempDir()
+	runTrue(b, c, dir)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan struct{})
+	go func() {
+		for range b.N {
+			next <- struct{}{}
+		}
+		close(next)
+	}()
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				runTrue(b, c, dir)
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "actions/s")
+}
