@@ -78,8 +78,9 @@ type Action struct {
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
 
-	Decision Decision `json:"decision"`
-	Status   Status   `json:"status"`
+	Decision Decision  `json:"decision"`
+	Analysis *Analysis `json:"analysis,omitempty"`
+	Status   Status    `json:"status"`
 	// Error says why the gateway could not run the action to its own end
 	// ("command not found", "timed out after 5s", "interrupted: daemon
 	// restarted"). Empty when the command ran and exited by itself.

@@ -11,7 +11,7 @@ type EventType string
 
 const (
 	EventActionRequested EventType = "action.requested" // data: ActionRequested
-	EventActionDecided   EventType = "action.decided"   // data: Decision
+	EventActionDecided   EventType = "action.decided"   // data: ActionDecided
 	EventActionStarted   EventType = "action.started"   // data: ActionStarted
 	EventActionFinished  EventType = "action.finished"  // data: ActionFinished
 	EventAgentAdded      EventType = "agent.added"      // data: AgentAdded
@@ -83,6 +83,13 @@ type ActionRequested struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+}
+
+// ActionDecided is the payload of action.decided: the decision and the
+// analysis it was made on.
+type ActionDecided struct {
+	Decision Decision  `json:"decision"`
+	Analysis *Analysis `json:"analysis,omitempty"`
 }
 
 // ActionStarted is the payload of action.started. The event's time is the

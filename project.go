@@ -43,11 +43,11 @@ func (a *Action) Apply(e Event) error {
 		if a.Status != StatusPending {
 			return Errorf(EINVALID, "event %d: action %s decided while %s", e.Seq, a.ID, a.Status)
 		}
-		var d Decision
+		var d ActionDecided
 		if err := decode(e, &d); err != nil {
 			return err
 		}
-		next.Decision = d
+		next.Decision, next.Analysis = d.Decision, d.Analysis
 	case EventActionStarted:
 		if a.Status != StatusPending || a.Decision.Effect != EffectAllow {
 			return Errorf(EINVALID, "event %d: action %s started while %s (decision %q)", e.Seq, a.ID, a.Status, a.Decision.Effect)

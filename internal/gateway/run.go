@@ -178,7 +178,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	if err != nil {
 		return nil, err
 	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, dec)
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: dec, Analysis: a.Analysis})
 	if err != nil {
 		return nil, err
 	}
