@@ -1,0 +1,331 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+const (
+	actionCols = "id, time, agent, session, status, command, intent, doc"
+	agentCols  = "name, token_hash, created_at, revoked_at, doc"
+	eventCols  = "seq, time, type, subject, data, prev_hash, hash"
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanAction reads a row of actionCols. The doc is decoded and then the
+// fields that have columns are overwritten from them: the columns are
+// what queries filter on, so a reader must see them too, and Verify, which
+// compares what readers see with a projection rebuilt from the journal,
+// then catches an edit to either the doc or a column.
+func scanAction(sc scanner) (*gatehouse.Action, error) {
+	var c actionRow
+	if err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.doc); err != nil {
+		return nil, err
+	}
+	return c.decode()
+}
+
+// scanActionRows is scanAction for *sql.Rows, decoding the doc in place
+// instead of copying it.
+func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
+	var c actionRow
+	var doc sql.RawBytes
+	if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &doc); err != nil {
+		return nil, err
+	}
+	c.doc = doc
+	return c.decode()
+}
+
+type actionRow struct {
+	id, agent, session, status, command, intent string
+	time                                        int64
+	doc                                         []byte
+}
+
+func (c *actionRow) decode() (*gatehouse.Action, error) {
+	a := new(gatehouse.Action)
+	if err := json.Unmarshal(c.doc, a); err != nil {
+		return nil, gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.decodeAction", err, "action "+c.id+": stored document is corrupt")
+	}
+	a.ID = c.id
+	a.Time = time.Unix(0, c.time).UTC()
+	a.Agent = c.agent
+	a.Session = c.session
+	a.Status = gatehouse.Status(c.status)
+	a.Command = c.command
+	a.Intent = c.intent
+	return a, nil
+}
+
+// scanAgent reads a row of agentCols; like scanAction, the columns win
+// over the doc.
+func scanAgent(sc scanner) (*gatehouse.Agent, error) {
+	var (
+		name, hash string
+		created    int64
+		revoked    sql.NullInt64
+		doc        []byte
+	)
+	if err := sc.Scan(&name, &hash, &created, &revoked, &doc); err != nil {
+		return nil, err
+	}
+	g := new(gatehouse.Agent)
+	if err := json.Unmarshal(doc, g); err != nil {
+		return nil, gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.decodeAgent", err, "agent "+name+": stored document is corrupt")
+	}
+	g.Name = name
+	g.TokenHash = hash
+	g.CreatedAt = time.Unix(0, created).UTC()
+	g.RevokedAt = nil
+	if revoked.Valid {
+		t := time.Unix(0, revoked.Int64).UTC()
+		g.RevokedAt = &t
+	}
+	return g, nil
+}
+
+// Action returns the action with the given id, or ENOTFOUND.
+func (s *Store) Action(ctx context.Context, id string) (*gatehouse.Action, error) {
+	a, err := scanAction(s.rdb.QueryRowContext(ctx, "SELECT "+actionCols+" FROM actions WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "action %s not found", id)
+	}
+	if err != nil {
+		return nil, readErr(ctx, "sqlite.Action", err)
+	}
+	return a, nil
+}
+
+// Actions returns the newest f.Limit actions that match f (DefaultLimit if
+// 0), oldest first. It returns EINVALID if f.Limit is negative or over
+// gatehouse.MaxLimit, f.Status is not a status, or f.Until is before
+// f.Since.
+func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gatehouse.Action, error) {
+	limit := f.Limit
+	switch {
+	case limit < 0 || limit > gatehouse.MaxLimit:
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "limit %d is out of range (0 to %d)", limit, gatehouse.MaxLimit)
+	case limit == 0:
+		limit = gatehouse.DefaultLimit
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "unknown status %q", f.Status)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "until (%s) is before since (%s)",
+			f.Until.UTC().Format(time.RFC3339Nano), f.Since.UTC().Format(time.RFC3339Nano))
+	}
+
+	var (
+		q    strings.Builder
+		args []any
+		and  = " WHERE "
+	)
+	q.WriteString("SELECT " + actionCols + " FROM actions")
+	cond := func(expr string, vals ...any) {
+		q.WriteString(and)
+		q.WriteString(expr)
+		and = " AND "
+		args = append(args, vals...)
+	}
+	if f.Agent != "" {
+		cond("agent = ?", f.Agent)
+	}
+	if f.Session != "" {
+		cond("session = ?", f.Session)
+	}
+	if f.Status != "" {
+		cond("status = ?", string(f.Status))
+	}
+	if !f.Since.IsZero() {
+		cond("time >= ?", nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		cond("time < ?", nanos(f.Until))
+	}
+	if f.Grep != "" {
+		// instr is a case-sensitive, literal substring test (LIKE would
+		// be case-insensitive and treat % and _ as wildcards).
+		cond("(instr(command, ?) > 0 OR instr(intent, ?) > 0)", f.Grep, f.Grep)
+	}
+	// Newest first so that LIMIT keeps the newest; reversed below.
+	q.WriteString(" ORDER BY time DESC, id DESC LIMIT ?")
+	args = append(args, limit)
+
+	rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, readErr(ctx, "sqlite.Actions", err)
+	}
+	defer rows.Close()
+	var as []*gatehouse.Action
+	for rows.Next() {
+		a, err := scanActionRows(rows)
+		if err != nil {
+			return nil, readErr(ctx, "sqlite.Actions", err)
+		}
+		as = append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr(ctx, "sqlite.Actions", err)
+	}
+	slices.Reverse(as)
+	return as, nil
+}
+
+// Running returns every pending or running action, oldest first.
+func (s *Store) Running(ctx context.Context) ([]*gatehouse.Action, error) {
+	var as []*gatehouse.Action
+	err := s.eachAction(ctx, "sqlite.Running",
+		"SELECT "+actionCols+" FROM actions WHERE status IN ('pending', 'running') ORDER BY time, id",
+		func(a *gatehouse.Action) error {
+			as = append(as, a)
+			return nil
+		})
+	return as, err
+}
+
+// ScanActions calls fn with every action of the projection, decoded as
+// Action and Actions decode it, in the order of their action.requested
+// events (the order a rebuild from the journal produces). It stops at the
+// first error fn returns and returns it. The read is one snapshot: appends
+// that commit meanwhile are not seen.
+func (s *Store) ScanActions(ctx context.Context, fn func(*gatehouse.Action) error) error {
+	// rowid order is insertion order, which is journal order, and is the
+	// table's own order: no index lookups.
+	return s.eachAction(ctx, "sqlite.ScanActions", "SELECT "+actionCols+" FROM actions ORDER BY rowid", fn)
+}
+
+func (s *Store) eachAction(ctx context.Context, op, query string, fn func(*gatehouse.Action) error) error {
+	rows, err := s.rdb.QueryContext(ctx, query)
+	if err != nil {
+		return readErr(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanActionRows(rows)
+		if err != nil {
+			return readErr(ctx, op, err)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return readErr(ctx, op, err)
+	}
+	return nil
+}
+
+// Agent returns the agent with the given name, revoked or not, or
+// ENOTFOUND.
+func (s *Store) Agent(ctx context.Context, name string) (*gatehouse.Agent, error) {
+	g, err := scanAgent(s.rdb.QueryRowContext(ctx, "SELECT "+agentCols+" FROM agents WHERE name = ?", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "agent %q not found", name)
+	}
+	if err != nil {
+		return nil, readErr(ctx, "sqlite.Agent", err)
+	}
+	return g, nil
+}
+
+// AgentByTokenHash returns the active agent whose token has the given
+// SHA-256 (hex), or ENOTFOUND, also when that agent is revoked. Should two
+// active agents share the hash (which only a chosen, not a generated,
+// token could cause), it returns EINTERNAL rather than pick one: a token
+// must name exactly one principal.
+func (s *Store) AgentByTokenHash(ctx context.Context, hash string) (*gatehouse.Agent, error) {
+	// The message never includes the hash: it stands for a credential.
+	notFound := gatehouse.Errorf(gatehouse.ENOTFOUND, "no active agent has this token")
+	if hash == "" {
+		return nil, notFound
+	}
+	rows, err := s.rdb.QueryContext(ctx,
+		"SELECT "+agentCols+" FROM agents WHERE token_hash = ? AND revoked_at IS NULL LIMIT 2", hash)
+	if err != nil {
+		return nil, readErr(ctx, "sqlite.AgentByTokenHash", err)
+	}
+	defer rows.Close()
+	var found []*gatehouse.Agent
+	for rows.Next() {
+		g, err := scanAgent(rows)
+		if err != nil {
+			return nil, readErr(ctx, "sqlite.AgentByTokenHash", err)
+		}
+		found = append(found, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr(ctx, "sqlite.AgentByTokenHash", err)
+	}
+	switch len(found) {
+	case 0:
+		return nil, notFound
+	case 1:
+		return found[0], nil
+	}
+	return nil, &gatehouse.Error{Code: gatehouse.EINTERNAL, Op: "sqlite.AgentByTokenHash",
+		Message: "agents " + found[0].Name + " and " + found[1].Name + " share a token"}
+}
+
+// Agents returns every agent, revoked ones included, by name.
+func (s *Store) Agents(ctx context.Context) ([]*gatehouse.Agent, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+agentCols+" FROM agents ORDER BY name")
+	if err != nil {
+		return nil, readErr(ctx, "sqlite.Agents", err)
+	}
+	defer rows.Close()
+	var gs []*gatehouse.Agent
+	for rows.Next() {
+		g, err := scanAgent(rows)
+		if err != nil {
+			return nil, readErr(ctx, "sqlite.Agents", err)
+		}
+		gs = append(gs, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr(ctx, "sqlite.Agents", err)
+	}
+	return gs, nil
+}
+
+// Events calls fn with each event whose Seq is greater than after, by Seq,
+// exactly as stored: nothing is checked, so that Verify sees a tampered row
+// as it is. It stops at the first error fn returns and returns it. The
+// read is one snapshot of the journal.
+func (s *Store) Events(ctx context.Context, after int64, fn func(gatehouse.Event) error) error {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+eventCols+" FROM events WHERE seq > ? ORDER BY seq", after)
+	if err != nil {
+		return readErr(ctx, "sqlite.Events", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e    gatehouse.Event
+			t    int64
+			typ  string
+			data []byte // a copy: fn may keep the event
+		)
+		if err := rows.Scan(&e.Seq, &t, &typ, &e.Subject, &data, &e.PrevHash, &e.Hash); err != nil {
+			return readErr(ctx, "sqlite.Events", err)
+		}
+		e.Time = time.Unix(0, t).UTC()
+		e.Type = gatehouse.EventType(typ)
+		e.Data = data
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return readErr(ctx, "sqlite.Events", err)
+	}
+	return nil
+}

@@ -1,0 +1,314 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
+)
+
+func TestOpenCreatesPrivateFileInWALMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub dir?#", "g.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := MustOpenPath(t, path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode %v, want 0600", perm)
+	}
+	if s.Path() != path {
+		t.Errorf("Path() = %q, want %q", s.Path(), path)
+	}
+	db := rawDB(t, path)
+	var mode string
+	var version int
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || version != sqlite.SchemaVersion() {
+		t.Errorf("journal_mode %q, user_version %d; want wal, %d", mode, version, sqlite.SchemaVersion())
+	}
+	if sqlite.SchemaVersion() < 1 {
+		t.Errorf("SchemaVersion() = %d", sqlite.SchemaVersion())
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := rawDB(t, path).Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(context.Background(), path)
+	wantCode(t, err, gatehouse.EINVALID)
+	_, err = sqlite.OpenReadOnly(context.Background(), path)
+	wantCode(t, err, gatehouse.EINVALID)
+}
+
+func TestOpenRejectsNonDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a database ", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlite.Open(context.Background(), path)
+	wantCode(t, err, gatehouse.EUNAVAILABLE)
+}
+
+func TestReopenContinuesChain(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "sleep 100", at: t0.Add(time.Second), status: gatehouse.StatusRunning})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = MustOpenPath(t, path)
+	// Durable across reopen: both actions, the running one still running
+	// (the daemon, not the store, decides to interrupt it).
+	a1, err := s.Action(ctx, actionID(1))
+	if err != nil || a1.Status != gatehouse.StatusSucceeded {
+		t.Fatalf("Action(1) = %+v, %v", a1, err)
+	}
+	running, err := s.Running(ctx)
+	if err != nil || len(running) != 1 || running[0].ID != actionID(2) {
+		t.Fatalf("Running() = %v, %v", running, err)
+	}
+	// The writer reloaded the live action: it can be finished.
+	fin := event(t, t0.Add(2*time.Second), gatehouse.EventActionFinished, actionID(2),
+		gatehouse.ActionFinished{Status: gatehouse.StatusInterrupted, Error: "interrupted: daemon restarted"})
+	got, err := s.Append(ctx, fin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Seq != 8 {
+		t.Errorf("next seq after reopen = %d, want 8", got[0].Seq)
+	}
+	if n := checkChain(t, s); n != 8 {
+		t.Errorf("journal has %d events, want 8", n)
+	}
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("projection differs from journal at %v", diff)
+	}
+}
+
+func TestCloseThenAppend(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err = s.Append(context.Background(), event(t, t0, gatehouse.EventDaemonStarted, "", gatehouse.DaemonStarted{}))
+	wantCode(t, err, gatehouse.EUNAVAILABLE)
+	_, err = s.Action(context.Background(), "x")
+	wantCode(t, err, gatehouse.EUNAVAILABLE)
+}
+
+func TestOpenReadOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+
+	_, err := sqlite.OpenReadOnly(ctx, path)
+	wantCode(t, err, gatehouse.ENOTFOUND)
+
+	w := MustOpenPath(t, path)
+	record(t, w, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+
+	r, err := sqlite.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Action(ctx, actionID(1)); err != nil {
+		t.Fatalf("read-only Action: %v", err)
+	}
+	_, err = r.Append(ctx, event(t, t0, gatehouse.EventDaemonStarted, "", gatehouse.DaemonStarted{}))
+	wantCode(t, err, gatehouse.EUNAVAILABLE)
+
+	// Appends committed while the reader is open are visible to it.
+	record(t, w, actionSpec{id: actionID(2), agent: "a", command: "true", at: t0.Add(time.Second), status: gatehouse.StatusFailed})
+	if n := checkChain(t, r); n != 8 {
+		t.Errorf("read-only store sees %d events, want 8", n)
+	}
+	if diff := verify(t, r); len(diff) != 0 {
+		t.Errorf("differs at %v", diff)
+	}
+
+	// And once the daemon has closed (and removed its -wal and -shm).
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := sqlite.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if n := checkChain(t, r2); n != 8 {
+		t.Errorf("read-only store after writer closed sees %d events, want 8", n)
+	}
+}
+
+func TestTwoWritersOnOneFile(t *testing.T) {
+	// Not a supported setup, but one a mistake can create (two daemons):
+	// each writer notices the other's commits and keeps one chain.
+	path := filepath.Join(t.TempDir(), "g.db")
+	s1, s2 := MustOpenPath(t, path), MustOpenPath(t, path)
+	for i := range 20 {
+		s := s1
+		if i%3 == 0 {
+			s = s2
+		}
+		record(t, s, actionSpec{id: actionID(i), agent: "a", command: "true", at: t0.Add(time.Duration(i) * time.Second), status: gatehouse.StatusSucceeded})
+	}
+	// An action started through one writer can be finished through the other.
+	a := actionSpec{id: actionID(100), agent: "a", command: "x", at: t0.Add(time.Hour), status: gatehouse.StatusSucceeded}
+	first, last := a.events(t)
+	if _, err := s1.Append(context.Background(), first...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Append(context.Background(), last...); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkChain(t, s1); n != 21*4 {
+		t.Errorf("%d events, want %d", n, 21*4)
+	}
+	if diff := verify(t, s2); len(diff) != 0 {
+		t.Errorf("differs at %v", diff)
+	}
+}
+
+func TestColumnsOverwriteDoc(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	record(t, s, actionSpec{id: actionID(1), agent: "alice", session: "s1", command: "rm -rf /tmp/x", intent: "clean up", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{id: actionID(2), agent: "alice", session: "s1", command: "ls", intent: "look", at: t0.Add(time.Second), status: gatehouse.StatusSucceeded})
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Fatalf("untampered store differs at %v", diff)
+	}
+	db := rawDB(t, s.Path())
+
+	// Hide what action 1 did by editing its command column only.
+	if _, err := db.Exec("UPDATE actions SET command = 'ls', agent = 'bob', time = time + 1 WHERE id = ?", actionID(1)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Action(ctx, actionID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Command != "ls" || a.Agent != "bob" || !a.Time.Equal(t0.Add(time.Nanosecond)) {
+		t.Errorf("Action() = command %q agent %q time %v; want the columns' ls, bob, t0+1ns", a.Command, a.Agent, a.Time)
+	}
+	if a.Intent != "clean up" || a.Stdout != "out of "+actionID(1) {
+		t.Errorf("Action() lost the doc's fields: %+v", a)
+	}
+	as, err := s.Actions(ctx, gatehouse.ActionFilter{Agent: "bob"})
+	if err != nil || len(as) != 1 || as[0].Command != "ls" {
+		t.Errorf("Actions(bob) = %v, %v", as, err)
+	}
+
+	// Editing the doc of action 2 instead.
+	if _, err := db.Exec("UPDATE actions SET doc = CAST(replace(CAST(doc AS TEXT), '\"cwd\":\"/work\"', '\"cwd\":\"/elsewhere\"') AS BLOB) WHERE id = ?", actionID(2)); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.Action(ctx, actionID(2)); a.Cwd != "/elsewhere" {
+		t.Fatalf("doc edit not visible: cwd %q", a.Cwd)
+	}
+	diff := verify(t, s)
+	if len(diff) != 2 {
+		t.Errorf("verify found %v, want both tampered actions", diff)
+	}
+
+	// A status column edited to running makes the action look live.
+	if _, err := db.Exec("UPDATE actions SET status = 'running' WHERE id = ?", actionID(2)); err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.Running(ctx)
+	if err != nil || len(running) != 1 || running[0].ID != actionID(2) || running[0].Status != gatehouse.StatusRunning {
+		t.Errorf("Running() = %v, %v", running, err)
+	}
+}
+
+func TestCorruptDoc(t *testing.T) {
+	s := MustOpen(t)
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	if _, err := rawDB(t, s.Path()).Exec("UPDATE actions SET doc = X'7B'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Action(context.Background(), actionID(1))
+	wantCode(t, err, gatehouse.EINTERNAL)
+	err = s.ScanActions(context.Background(), func(*gatehouse.Action) error { return nil })
+	wantCode(t, err, gatehouse.EINTERNAL)
+}
+
+func TestEventsAsStored(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	for i := range 3 {
+		record(t, s, actionSpec{id: actionID(i), agent: "a", command: "true", at: t0.Add(time.Duration(i) * time.Second), status: gatehouse.StatusSucceeded})
+	}
+	var after []int64
+	if err := s.Events(ctx, 9, func(e gatehouse.Event) error {
+		after = append(after, e.Seq)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 3 || after[0] != 10 || after[2] != 12 {
+		t.Errorf("Events(after 9) = %v, want [10 11 12]", after)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Events(ctx, 0, func(gatehouse.Event) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("Events stops at fn's error: %v after %d", err, n)
+	}
+
+	es := allEvents(t, s)
+	if es[0].Time.Location() != time.UTC || !es[0].Time.Equal(t0) {
+		t.Errorf("event time %v, want %v in UTC", es[0].Time, t0)
+	}
+
+	if _, err := rawDB(t, s.Path()).Exec(`UPDATE events SET data = CAST('{"agent":"mallory"}' AS BLOB) WHERE seq = 5`); err != nil {
+		t.Fatal(err)
+	}
+	es = allEvents(t, s)
+	if string(es[4].Data) != `{"agent":"mallory"}` {
+		t.Errorf("tampered event read as %s", es[4].Data)
+	}
+	var c gatehouse.Chain
+	var cerr error
+	for _, e := range es {
+		if cerr = c.Check(e); cerr != nil {
+			break
+		}
+	}
+	var ce *gatehouse.ChainError
+	if !errors.As(cerr, &ce) || ce.Seq != 5 || ce.Reason != "altered" {
+		t.Errorf("Check = %v, want event 5 altered", cerr)
+	}
+}
