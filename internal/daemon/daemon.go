@@ -48,7 +48,7 @@ const DefaultListen = "127.0.0.1:7780"
 func DefaultConfig() Config {
 	return Config{
 		Listen:    DefaultListen,
-		OutputCap: gateway.DefaultOutputCap,
+		OutputCap: executor.DefaultConfig().OutputCap,
 		EnvPass:   []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
 		EnvAllow:  []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
 		KillGrace: 5 * time.Second,
@@ -158,7 +158,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap})
 	d.gw = gateway.New(d.store, exec, gateway.Config{
-		OutputCap: cfg.OutputCap, BaseEnv: passEnv(cfg.EnvPass), EnvAllow: cfg.EnvAllow,
+		BaseEnv: passEnv(cfg.EnvPass), EnvAllow: cfg.EnvAllow,
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{Logger: log, AdminToken: admin})
 

@@ -45,9 +45,6 @@ func (AllowAll) Decide(context.Context, *gatehouse.Action) (gatehouse.Decision, 
 
 // Config holds the gateway's execution settings.
 type Config struct {
-	// OutputCap is how many bytes of each of stdout and stderr an action
-	// keeps in the journal. The full streams are still counted and hashed.
-	OutputCap int
 	// BaseEnv is the environment every command starts from: the daemon's
 	// variables named by the pass list. Nothing else of the daemon's
 	// environment reaches a command.
@@ -59,9 +56,6 @@ type Config struct {
 	// applies when a request sets none (0: none).
 	MaxTimeout, DefaultTimeout time.Duration
 }
-
-// DefaultOutputCap is the default of Config.OutputCap: 64 KiB.
-const DefaultOutputCap = 64 << 10
 
 // Gateway is the service. Create it with New; it is safe for concurrent
 // use.
@@ -101,9 +95,6 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if cfg.OutputCap <= 0 {
-		cfg.OutputCap = DefaultOutputCap
 	}
 	allow := map[string]bool{}
 	for _, n := range cfg.EnvAllow {
