@@ -316,7 +316,8 @@ func finished(res executor.Result, cause error) gatehouse.ActionFinished {
 		StdoutBytes: res.Stdout.Bytes, StderrBytes: res.Stderr.Bytes,
 		StdoutSHA256: res.Stdout.SHA256, StderrSHA256: res.Stderr.SHA256,
 	}
-	if res.Signal == "" {
+	if res.Signal == "" && res.ExitCode >= 0 {
+		// A negative code means no exit status exists (it never started).
 		code := res.ExitCode
 		fin.ExitCode = &code
 	}
