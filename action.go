@@ -45,11 +45,29 @@ const (
 	EffectDeny   Effect = "deny"
 )
 
-// Decision is the outcome of deciding whether an action may run.
+// Decision is the outcome of deciding whether an action may run, with its
+// provenance: the rule (a policy rule's id, "learned:ID" or "default") and
+// the revision of the policy in force.
 type Decision struct {
 	Effect Effect `json:"effect"`
 	Rule   string `json:"rule"`
 	Reason string `json:"reason"`
+	Policy string `json:"policy,omitempty"` // revision (SHA-256) of the policy that decided
+	// For review: how many distinct reviewers must approve, how long they
+	// have, and what happens then ("deny" or "escalate").
+	Approvals int      `json:"approvals,omitempty"`
+	TimeoutMS int64    `json:"timeout_ms,omitempty"`
+	OnTimeout string   `json:"on_timeout,omitempty"`
+	Reviewers []string `json:"reviewers,omitempty"` // groups to escalate to
+}
+
+// Review is one reviewer's verdict on an action.
+type Review struct {
+	By      string    `json:"by"`
+	Time    time.Time `json:"time"`
+	Verdict string    `json:"verdict"` // "approve" or "deny"
+	Reason  string    `json:"reason,omitempty"`
+	Learned string    `json:"learned,omitempty"`
 }
 
 // DefaultDecision is the decision made for every action until policy
@@ -80,7 +98,10 @@ type Action struct {
 
 	Decision Decision  `json:"decision"`
 	Analysis *Analysis `json:"analysis,omitempty"`
-	Status   Status    `json:"status"`
+	Reviews  []Review  `json:"reviews,omitempty"`
+	// EscalatedUntil is set when a review timed out once and was extended.
+	EscalatedUntil *time.Time `json:"escalated_until,omitempty"`
+	Status         Status     `json:"status"`
 	// Error says why the gateway could not run the action to its own end
 	// ("command not found", "timed out after 5s", "interrupted: daemon
 	// restarted"). Empty when the command ran and exited by itself.
@@ -113,6 +134,22 @@ type ActionFilter struct {
 	// Limit caps the result to the newest Limit matching actions; 0 means
 	// the store's default (DefaultLimit). The result is still oldest first.
 	Limit int
+}
+
+// Approved counts the distinct reviewers who approved a.
+func (a *Action) Approved() int {
+	seen := map[string]bool{}
+	for _, r := range a.Reviews {
+		if r.Verdict == VerdictApprove {
+			seen[r.By] = true
+		}
+	}
+	return len(seen)
+}
+
+// ApprovalsNeeded is how many distinct approvals a reviewed action needs.
+func (a *Action) ApprovalsNeeded() int {
+	return max(1, a.Decision.Approvals)
 }
 
 // DefaultLimit is the number of actions a query returns when its filter

@@ -9,9 +9,14 @@ import (
 type Role string
 
 const (
-	RoleAdmin Role = "admin" // manages agents, reads the journal
-	RoleAgent Role = "agent" // runs actions
+	RoleAdmin    Role = "admin"    // manages agents and reviewers, reads the journal, reviews
+	RoleAgent    Role = "agent"    // runs actions
+	RoleReviewer Role = "reviewer" // reads the journal, approves or denies pending actions
 )
+
+// CanReview reports whether r may approve or deny actions. Agents never
+// can.
+func (r Role) CanReview() bool { return r == RoleAdmin || r == RoleReviewer }
 
 // Principal is who a request comes from, established by its token and
 // never by what the client claims.
@@ -20,10 +25,13 @@ type Principal struct {
 	Role Role
 }
 
-// Agent is a registered agent, as projected from agent.* events. The token
-// itself is never stored; only its SHA-256 (TokenHash).
+// Agent is a registered identity with a token — an agent, or a reviewer —
+// as projected from agent.* events. Agents and reviewers share one
+// namespace, so a name is never both. The token itself is never stored;
+// only its SHA-256 (TokenHash).
 type Agent struct {
 	Name      string     `json:"name"`
+	Role      Role       `json:"role"` // RoleAgent or RoleReviewer
 	TokenHash string     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`

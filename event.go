@@ -12,19 +12,25 @@ type EventType string
 const (
 	EventActionRequested EventType = "action.requested" // data: ActionRequested
 	EventActionDecided   EventType = "action.decided"   // data: ActionDecided
+	EventActionReviewed  EventType = "action.reviewed"  // data: ActionReviewed
+	EventActionEscalated EventType = "action.escalated" // data: ActionEscalated
 	EventActionStarted   EventType = "action.started"   // data: ActionStarted
 	EventActionFinished  EventType = "action.finished"  // data: ActionFinished
 	EventAgentAdded      EventType = "agent.added"      // data: AgentAdded
 	EventAgentRevoked    EventType = "agent.revoked"    // data: AgentRevoked
 	EventDaemonStarted   EventType = "daemon.started"   // data: DaemonStarted
 	EventDaemonStopped   EventType = "daemon.stopped"   // data: DaemonStopped
+	EventRuleLearned     EventType = "rule.learned"     // data: RuleLearned
+	EventRuleRemoved     EventType = "rule.removed"     // data: RuleRemoved
+	EventPolicyLoaded    EventType = "policy.loaded"    // data: PolicyLoaded
 )
 
 // IsAction reports whether events of type t belong to the action named by
 // their Subject.
 func (t EventType) IsAction() bool {
 	switch t {
-	case EventActionRequested, EventActionDecided, EventActionStarted, EventActionFinished:
+	case EventActionRequested, EventActionDecided, EventActionReviewed, EventActionEscalated,
+		EventActionStarted, EventActionFinished:
 		return true
 	}
 	return false
@@ -114,8 +120,9 @@ type ActionFinished struct {
 
 // AgentAdded is the payload of agent.added.
 type AgentAdded struct {
-	TokenHash string `json:"token_hash"` // SHA-256 of the token, hex
-	By        string `json:"by"`         // the principal who added it
+	Role      Role   `json:"role,omitempty"` // "" means RoleAgent
+	TokenHash string `json:"token_hash"`     // SHA-256 of the token, hex
+	By        string `json:"by"`             // the principal who added it
 }
 
 // AgentRevoked is the payload of agent.revoked.
@@ -139,4 +146,53 @@ type DaemonStarted struct {
 // daemon died.
 type DaemonStopped struct {
 	Interrupted int `json:"interrupted"` // actions the shutdown interrupted
+}
+
+// ActionReviewed is the payload of action.reviewed: one reviewer's verdict
+// on a pending action. A deny is followed by action.finished (denied);
+// enough approves by distinct reviewers by action.started.
+type ActionReviewed struct {
+	By      string `json:"by"`
+	Verdict string `json:"verdict"` // "approve" or "deny"
+	Reason  string `json:"reason,omitempty"`
+	// Learned names the rule this approval added ("approve and remember").
+	Learned string `json:"learned,omitempty"`
+}
+
+// Review verdicts.
+const (
+	VerdictApprove = "approve"
+	VerdictDeny    = "deny"
+)
+
+// ActionEscalated is the payload of action.escalated: the approval timed
+// out once, was sent to more reviewers and extended until Until.
+type ActionEscalated struct {
+	To    []string  `json:"to,omitempty"`
+	Until time.Time `json:"until"`
+}
+
+// RuleLearned is the payload of rule.learned: a rule a reviewer added by
+// approving and remembering. Its subject is the rule's id.
+type RuleLearned struct {
+	Match      string    `json:"match"` // exact, prefix or glob
+	Pattern    string    `json:"pattern"`
+	Agent      string    `json:"agent,omitempty"` // "" for every agent
+	CreatedBy  string    `json:"created_by"`
+	FromAction string    `json:"from_action"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// RuleRemoved is the payload of rule.removed.
+type RuleRemoved struct {
+	By string `json:"by"`
+}
+
+// PolicyLoaded is the payload of policy.loaded: which policy is in force
+// from now on. Decisions name its revision.
+type PolicyLoaded struct {
+	Revision string `json:"revision"`
+	Source   string `json:"source"` // the file it came from
+	Rules    int    `json:"rules"`
+	By       string `json:"by"` // "start", "file change", "SIGHUP" or the principal that asked
 }

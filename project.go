@@ -48,9 +48,34 @@ func (a *Action) Apply(e Event) error {
 			return err
 		}
 		next.Decision, next.Analysis = d.Decision, d.Analysis
+	case EventActionReviewed:
+		if a.Status != StatusPending || a.Decision.Effect != EffectReview {
+			return Errorf(ECONFLICT, "action %s is not waiting for a review (status %s)", a.ID, a.Status)
+		}
+		var p ActionReviewed
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		if p.Verdict != VerdictApprove && p.Verdict != VerdictDeny {
+			return Errorf(EINVALID, "event %d: verdict %q", e.Seq, p.Verdict)
+		}
+		next.Reviews = append(append([]Review(nil), a.Reviews...),
+			Review{By: p.By, Time: e.Time, Verdict: p.Verdict, Reason: p.Reason, Learned: p.Learned})
+	case EventActionEscalated:
+		if a.Status != StatusPending || a.Decision.Effect != EffectReview || a.EscalatedUntil != nil {
+			return Errorf(ECONFLICT, "action %s cannot be escalated (status %s)", a.ID, a.Status)
+		}
+		var p ActionEscalated
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		u := p.Until
+		next.EscalatedUntil = &u
 	case EventActionStarted:
-		if a.Status != StatusPending || a.Decision.Effect != EffectAllow {
-			return Errorf(EINVALID, "event %d: action %s started while %s (decision %q)", e.Seq, a.ID, a.Status, a.Decision.Effect)
+		approved := a.Decision.Effect == EffectReview && a.Approved() >= a.ApprovalsNeeded() && !a.reviewDenied()
+		if a.Status != StatusPending || (a.Decision.Effect != EffectAllow && !approved) {
+			return Errorf(EINVALID, "event %d: action %s started while %s (decision %q, %d of %d approvals)",
+				e.Seq, a.ID, a.Status, a.Decision.Effect, a.Approved(), a.ApprovalsNeeded())
 		}
 		t := e.Time
 		next.StartedAt = &t
@@ -94,7 +119,14 @@ func (g *Agent) Apply(e Event) error {
 		if err := decode(e, &p); err != nil {
 			return err
 		}
-		next = Agent{Name: e.Subject, TokenHash: p.TokenHash, CreatedAt: e.Time, Seq: g.Seq}
+		role := p.Role
+		if role == "" {
+			role = RoleAgent
+		}
+		if role != RoleAgent && role != RoleReviewer {
+			return Errorf(EINVALID, "event %d: role %q", e.Seq, p.Role)
+		}
+		next = Agent{Name: e.Subject, Role: role, TokenHash: p.TokenHash, CreatedAt: e.Time, Seq: g.Seq}
 	case EventAgentRevoked:
 		if g.Name == "" || !g.Active() {
 			return Errorf(ENOTFOUND, "agent %q not found", e.Subject)
@@ -105,6 +137,15 @@ func (g *Agent) Apply(e Event) error {
 	next.Seq = append(append([]int64(nil), g.Seq...), e.Seq)
 	*g = next
 	return nil
+}
+
+func (a *Action) reviewDenied() bool {
+	for _, r := range a.Reviews {
+		if r.Verdict == VerdictDeny {
+			return true
+		}
+	}
+	return false
 }
 
 func decode(e Event, v any) error {

@@ -145,7 +145,11 @@ func (g *Gateway) Authenticate(ctx context.Context, token string) (gatehouse.Pri
 	if err != nil {
 		return gatehouse.Principal{}, err
 	}
-	return gatehouse.Principal{Name: a.Name, Role: gatehouse.RoleAgent}, nil
+	role := a.Role
+	if role == "" {
+		role = gatehouse.RoleAgent
+	}
+	return gatehouse.Principal{Name: a.Name, Role: role}, nil
 }
 
 func requireAdmin(p gatehouse.Principal) error {
