@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/ext"
 
@@ -77,9 +78,68 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)
 })
 
+// condition is a compiled `when` expression.
+//
+// Tracking cost makes evaluation about three times slower, so when the
+// checker can prove that the expression stays under the limit for inputs
+// up to some size, inputs that small are evaluated by a second, untracked
+// program: the checker's estimate is an upper bound of the tracked cost,
+// so both programs give the same result for them, and only larger inputs
+// pay for tracking.
+type condition struct {
+	tracked cel.Program
+	fast    cel.Program // nil if no bound was proven
+	fastFor sizeBounds  // the input sizes fast is proven for
+}
+
+// sizeBounds bounds every list (its length) and every string (its length
+// in bytes) in an action and its analysis; the command string and argv's
+// strings, which are much longer than the rest, have their own bound.
+type sizeBounds struct{ list, str, cmd int }
+
+// sizeTiers are the bounds tried, largest first.
+var sizeTiers = []sizeBounds{
+	{list: 128, str: 1024, cmd: 16384},
+	{list: 64, str: 256, cmd: 4096},
+	{list: 32, str: 128, cmd: 2048},
+	{list: 16, str: 64, cmd: 1024},
+	{list: 8, str: 32, cmd: 512},
+}
+
+func (b sizeBounds) fits(in sizeBounds) bool {
+	return in.list <= b.list && in.str <= b.str && in.cmd <= b.cmd
+}
+
+// boundedSizes is a cost estimator that assumes the variables' lists and
+// strings are within bounds. Only nodes reachable from the declared
+// variables get the bounds; anything the expression computes is left to
+// the checker.
+type boundedSizes struct{ b sizeBounds }
+
+func (e boundedSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	path := n.Path()
+	if len(path) == 0 || (path[0] != "action" && path[0] != "analysis") {
+		return nil
+	}
+	switch n.Type().Kind() {
+	case types.ListKind:
+		return &checker.SizeEstimate{Min: 0, Max: uint64(e.b.list)}
+	case types.StringKind:
+		if path[0] == "action" && len(path) > 1 && (path[1] == "command" || path[1] == "argv") {
+			return &checker.SizeEstimate{Min: 0, Max: uint64(e.b.cmd)}
+		}
+		return &checker.SizeEstimate{Min: 0, Max: uint64(e.b.str)}
+	}
+	return nil
+}
+
+func (boundedSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
+}
+
 // compileWhen compiles a `when` expression. Each returned problem is one
 // line of text; the caller adds the position of the expression.
-func compileWhen(src string) (cel.Program, []string) {
+func compileWhen(src string) (*condition, []string) {
 	env, err := celEnv()
 	if err != nil {
 		return nil, []string{"CEL environment: " + err.Error()}
@@ -96,11 +156,56 @@ func compileWhen(src string) (cel.Program, []string) {
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) {
 		return nil, []string{fmt.Sprintf("when: must be a bool expression, but it is of type %s", cel.FormatCELType(t))}
 	}
-	prg, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
+	c := &condition{}
+	c.tracked, err = env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, []string{"when: " + oneLine(err.Error())}
 	}
-	return prg, nil
+	for _, b := range sizeTiers {
+		est, err := env.EstimateCost(ast, boundedSizes{b})
+		if err != nil || est.Max > celCostLimit {
+			continue
+		}
+		if c.fast, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize)); err != nil {
+			return nil, []string{"when: " + oneLine(err.Error())}
+		}
+		c.fastFor = b
+		break
+	}
+	return c, nil
+}
+
+// inputSizes measures the largest list and string of a decision's
+// variables.
+func inputSizes(a *gatehouse.Action, an *gatehouse.Analysis) sizeBounds {
+	var in sizeBounds
+	str := func(ss ...string) {
+		for _, s := range ss {
+			in.str = max(in.str, len(s))
+		}
+	}
+	list := func(l []string) {
+		in.list = max(in.list, len(l))
+		str(l...)
+	}
+	str(a.Agent, a.Session, a.Model, string(a.Kind), a.Cwd, a.System, a.Intent,
+		string(an.Class), an.ParseError)
+	in.cmd, in.list = len(a.Command), len(a.Argv)
+	for _, s := range a.Argv {
+		in.cmd = max(in.cmd, len(s))
+	}
+	list(an.Reasons)
+	list(an.Targets)
+	in.list = max(in.list, len(an.Commands))
+	for i := range an.Commands {
+		c := &an.Commands[i]
+		str(c.Name, string(c.Class))
+		list(c.Args)
+		list(c.Wrappers)
+		list(c.Reasons)
+		list(c.Targets)
+	}
+	return in
 }
 
 // activation builds the variables of one decision. It is built at most
@@ -131,9 +236,13 @@ func activation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) (cel
 	})
 }
 
-// evalWhen runs a compiled expression. Anything but a bool true or false
-// is an error.
-func evalWhen(prg cel.Program, act cel.Activation) (bool, error) {
+// eval runs the condition on inputs of the given sizes. Anything but a
+// bool true or false is an error.
+func (c *condition) eval(act cel.Activation, in sizeBounds) (bool, error) {
+	prg := c.tracked
+	if c.fast != nil && c.fastFor.fits(in) {
+		prg = c.fast
+	}
 	v, _, err := prg.Eval(act)
 	if err != nil {
 		return false, err

@@ -133,3 +133,31 @@ func TestCELDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestCELLargeInputStillLimited: an expression cheap for ordinary inputs
+// is still cost-limited for huge ones (the untracked fast path is only
+// taken for inputs small enough to be proven under the limit).
+func TestCELLargeInputStillLimited(t *testing.T) {
+	p := mustParse(t, `
+version: 1
+default: allow
+rules:
+  - id: has-x
+    effect: deny
+    reason: has x
+    when: 'analysis.commands.exists(c, c.args.exists(a, a == "x"))'
+`)
+	small := &gatehouse.Analysis{Class: "read", Commands: []gatehouse.AnalyzedCommand{{Name: "echo", Class: "read", Args: []string{"a", "x"}}}}
+	if got := p.Decide(shellAction("a", "echo a x"), small, nil, t0); got.Decision.Rule != "has-x" {
+		t.Errorf("small: %+v", got.Decision)
+	}
+	args := make([]string, 200000)
+	for i := range args {
+		args[i] = "a"
+	}
+	huge := &gatehouse.Analysis{Class: "read", Commands: []gatehouse.AnalyzedCommand{{Name: "echo", Class: "read", Args: args}}}
+	got := p.Decide(shellAction("a", "echo a a a"), huge, nil, t0)
+	if got.Decision.Effect != gatehouse.EffectReview || !strings.Contains(got.Decision.Reason, "cost limit") {
+		t.Errorf("huge: %+v, want review by the cost limit", got.Decision)
+	}
+}

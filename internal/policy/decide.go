@@ -142,6 +142,7 @@ type evaluation struct {
 	sev, risk int
 	act       cel.Activation
 	actErr    error
+	sizes     sizeBounds
 }
 
 func newEvaluation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) *evaluation {
@@ -158,11 +159,12 @@ func (e *evaluation) rule(r *rule) (verdict, error) {
 	}
 	if e.act == nil && e.actErr == nil {
 		e.act, e.actErr = activation(e.a, e.an, e.now)
+		e.sizes = inputSizes(e.a, e.an)
 	}
 	if e.actErr != nil {
 		return evalError, e.actErr
 	}
-	ok, err := evalWhen(r.when, e.act)
+	ok, err := r.when.eval(e.act, e.sizes)
 	switch {
 	case err != nil:
 		return evalError, err

@@ -80,7 +80,10 @@
 // reasons, targets, dynamic}) and now (a timestamp), with the standard
 // library plus cel-go's strings and lists extensions. Variables are
 // native Go structs, so a misspelt field is a load-time error. Programs
-// are compiled at load and safe for concurrent use.
+// are compiled at load and safe for concurrent use. Tracking the cost
+// limit triples evaluation time, so each expression whose cost the
+// checker can bound below the limit for inputs up to some size also gets
+// an untracked program, used for inputs that small (see condition).
 //
 // # Learned rules
 //

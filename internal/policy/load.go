@@ -505,11 +505,11 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 		case "when":
 			p.catchAll = false
 			if s, ok := l.str(f, label); ok {
-				prg, probs := compileWhen(s)
+				cond, probs := compileWhen(s)
 				for _, msg := range probs {
 					l.addf(f.val, label, "%s", msg)
 				}
-				r.when = prg
+				r.when = cond
 			}
 		case "examples":
 			p.examples = l.examples(f, label)

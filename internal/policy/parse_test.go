@@ -129,3 +129,60 @@ rules:
 		t.Error("with an analyser the failing example passed")
 	}
 }
+
+// TestExampleActions: examples of scoped rules are actions the rule's
+// scope covers; the mapping form sets the fields explicitly.
+func TestExampleActions(t *testing.T) {
+	mustParse(t, `
+version: 1
+rules:
+  - id: ci-prod
+    effect: deny
+    reason: CI may not touch prod
+    agent: ["ci-[0-9]*"]
+    system: ["prod-*"]
+    session: ["s-?"]
+    examples:
+      match: ["make deploy", {command: "make deploy", agent: ci-7, system: prod-eu, session: s-1}]
+      no_match: [{command: "make deploy", agent: dev, system: prod-eu}]
+  - id: cwd
+    effect: allow
+    reason: in /srv
+    when: 'action.cwd == "/srv/app" && action.intent == "ship" && action.model == "m1"'
+    examples:
+      match: [{command: "ls", cwd: /srv/app, intent: ship, model: m1}]
+      no_match: ["ls"]
+`)
+	lines := parseErr(t, `
+version: 1
+rules:
+  - id: r
+    effect: deny
+    reason: r
+    agent: ['[^a-z0-9_.\-]*']
+    examples:
+      match: ["ls", {command: "ls", agent: "%", colour: red}, {agent: x}, 42]
+`)
+	want := []string{
+		`test.yaml:9:49: rule "r": unknown field "colour" in an example (known: command, agent, session, system, kind, cwd, model, intent)`,
+		`test.yaml:9:63: rule "r": examples.match: an example needs a command`,
+		`test.yaml:9:75: rule "r": examples.match: each example must be a command string or a mapping with command (and agent, system, cwd, …), not a number (42)`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	lines = parseErr(t, `
+version: 1
+rules:
+  - id: r
+    effect: deny
+    reason: r
+    agent: ['[^a-z0-9_.\-]*']
+    examples:
+      match: ["ls"]
+`)
+	want = []string{`test.yaml:9:15: rule "r": example "ls": cannot make up an agent, session or system this rule covers; write the example as a mapping that sets them`}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}

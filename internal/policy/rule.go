@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/cel-go/cel"
-
 	"github.com/gatehouse-dev/gatehouse"
 )
 
@@ -45,7 +43,7 @@ type rule struct {
 	classes  uint8 // bit i set: a class of severity i matches; 0: no class matcher
 	maxClass int   // -1: none
 	minRisk  int   // -1: none
-	when     cel.Program
+	when     *condition
 }
 
 // nameSet is a list of exact names and path.Match globs, any of which
