@@ -15,6 +15,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
 // Executor runs processes. *executor.Executor implements it.
@@ -25,22 +27,6 @@ type Executor interface {
 	Prepare(spec executor.Spec) (executor.Prepared, error)
 	// Run starts the prepared process and waits for it.
 	Run(ctx context.Context, p executor.Prepared) executor.Result
-}
-
-// Decider decides whether an action may run. Policy (issue 3) implements
-// it; until then AllowAll decides everything.
-type Decider interface {
-	// Decide returns the decision for a, which is fully described but not
-	// yet journaled. An error fails the action closed: it does not run.
-	Decide(ctx context.Context, a *gatehouse.Action) (gatehouse.Decision, error)
-}
-
-// AllowAll allows every action by the rule named "default".
-type AllowAll struct{}
-
-// Decide implements Decider.
-func (AllowAll) Decide(context.Context, *gatehouse.Action) (gatehouse.Decision, error) {
-	return gatehouse.DefaultDecision, nil
 }
 
 // Config holds the gateway's execution settings.
@@ -68,10 +54,14 @@ type Gateway struct {
 	now       func() time.Time
 	log       *slog.Logger
 	allow     map[string]bool
+	learned   *policy.Learned
+	notifier  notify.Notifier
+	rv        reviews
 
 	mu       sync.Mutex
 	closing  bool
-	running  map[string]context.CancelCauseFunc
+	seq      uint64
+	running  map[uint64]context.CancelCauseFunc
 	inflight sync.WaitGroup
 }
 
@@ -81,6 +71,12 @@ type Options struct {
 	Decider Decider          // AllowAll
 	Now     func() time.Time // time.Now
 	Logger  *slog.Logger     // slog.Default()
+	// Learned holds the rules reviewers add by approving and remembering;
+	// the decider must consult the same set. Nil: approvals cannot be
+	// remembered.
+	Learned *policy.Learned
+	// Notifier is told about pending approvals (notify.Discard).
+	Notifier notify.Notifier
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
 }
@@ -96,6 +92,9 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Notifier == nil {
+		opts.Notifier = notify.Discard
+	}
 	allow := map[string]bool{}
 	for _, n := range cfg.EnvAllow {
 		allow[n] = true
@@ -103,7 +102,9 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	return &Gateway{
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
-		allow: allow, running: map[string]context.CancelCauseFunc{},
+		allow: allow, running: map[uint64]context.CancelCauseFunc{},
+		learned: opts.Learned, notifier: opts.Notifier,
+		rv: reviews{waiters: map[string]*waiter{}},
 	}
 }
 
@@ -152,6 +153,15 @@ func (g *Gateway) Authenticate(ctx context.Context, token string) (gatehouse.Pri
 	return gatehouse.Principal{Name: a.Name, Role: role}, nil
 }
 
+// requireReader allows those who may read the journal: admins and
+// reviewers (who need context to review), not agents.
+func requireReader(p gatehouse.Principal) error {
+	if !p.Role.CanReview() {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not read the journal: it needs a reviewer or the admin token", p.Role, p.Name)
+	}
+	return nil
+}
+
 func requireAdmin(p gatehouse.Principal) error {
 	if p.Role != gatehouse.RoleAdmin {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not do this: it needs the admin token", p.Role, p.Name)
@@ -160,17 +170,32 @@ func requireAdmin(p gatehouse.Principal) error {
 }
 
 // AddAgent registers an agent and returns it with its token, which is
-// shown once and never stored. ECONFLICT if an active agent has the name.
+// shown once and never stored. ECONFLICT if an active agent or reviewer
+// has the name.
 func (g *Gateway) AddAgent(ctx context.Context, p gatehouse.Principal, name string) (*gatehouse.Agent, string, error) {
+	return g.AddIdentity(ctx, p, name, gatehouse.RoleAgent)
+}
+
+// AddIdentity registers an agent or a reviewer (role) and returns it with
+// its token.
+func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role) (*gatehouse.Agent, string, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, "", err
 	}
 	if err := gatehouse.ValidateAgentName(name); err != nil {
 		return nil, "", err
 	}
-	token := NewToken("gat_")
+	prefix := "gat_"
+	switch role {
+	case gatehouse.RoleAgent:
+	case gatehouse.RoleReviewer:
+		prefix = "grv_"
+	default:
+		return nil, "", gatehouse.Errorf(gatehouse.EINVALID, "role %q: use agent or reviewer", role)
+	}
+	token := NewToken(prefix)
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentAdded, name,
-		gatehouse.AgentAdded{TokenHash: HashToken(token), By: p.Name})
+		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name})
 	if err != nil {
 		return nil, "", err
 	}
@@ -181,15 +206,24 @@ func (g *Gateway) AddAgent(ctx context.Context, p gatehouse.Principal, name stri
 	if err != nil {
 		return nil, "", err
 	}
-	g.log.Info("agent added", "agent", name, "by", p.Name)
+	g.log.Info("identity added", "name", name, "role", role, "by", p.Name)
 	return a, token, nil
 }
 
 // RevokeAgent revokes an agent's token. ENOTFOUND if no active agent has
 // the name.
 func (g *Gateway) RevokeAgent(ctx context.Context, p gatehouse.Principal, name string) error {
+	return g.RevokeIdentity(ctx, p, name, gatehouse.RoleAgent)
+}
+
+// RevokeIdentity revokes the token of the agent or reviewer (role) name.
+// ENOTFOUND if no active identity of that role has the name.
+func (g *Gateway) RevokeIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role) error {
 	if err := requireAdmin(p); err != nil {
 		return err
+	}
+	if a, err := g.store.Agent(ctx, name); err != nil || a.Role != role || !a.Active() {
+		return gatehouse.Errorf(gatehouse.ENOTFOUND, "%s %q not found", role, name)
 	}
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentRevoked, name, gatehouse.AgentRevoked{By: p.Name})
 	if err != nil {
@@ -198,7 +232,7 @@ func (g *Gateway) RevokeAgent(ctx context.Context, p gatehouse.Principal, name s
 	if _, err := g.store.Append(ctx, ev); err != nil {
 		return err
 	}
-	g.log.Info("agent revoked", "agent", name, "by", p.Name)
+	g.log.Info("identity revoked", "name", name, "role", role, "by", p.Name)
 	return nil
 }
 
@@ -212,7 +246,7 @@ func (g *Gateway) Agents(ctx context.Context, p gatehouse.Principal) ([]*gatehou
 
 // Actions returns the actions matching f (see gatehouse.Store.Actions).
 func (g *Gateway) Actions(ctx context.Context, p gatehouse.Principal, f gatehouse.ActionFilter) ([]*gatehouse.Action, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := requireReader(p); err != nil {
 		return nil, err
 	}
 	return g.store.Actions(ctx, f)
@@ -220,7 +254,7 @@ func (g *Gateway) Actions(ctx context.Context, p gatehouse.Principal, f gatehous
 
 // Action returns one action, or ENOTFOUND.
 func (g *Gateway) Action(ctx context.Context, p gatehouse.Principal, id string) (*gatehouse.Action, error) {
-	if err := requireAdmin(p); err != nil {
+	if err := requireReader(p); err != nil {
 		return nil, err
 	}
 	return g.store.Action(ctx, id)
@@ -255,6 +289,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Pending reviews stay pending in the journal; the next start rearms
+	// their timers.
+	g.rv.mu.Lock()
+	for id := range g.rv.waiters {
+		g.unwatch(id)
+	}
+	g.rv.mu.Unlock()
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n})
 	if err != nil {
 		return err

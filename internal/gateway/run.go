@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"errors"
 	"io"
 	"os"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
 // RunRequest is what a client asks to run. Its JSON form is the body of
@@ -39,9 +43,11 @@ type RunRequest struct {
 	TimeoutMS int64             `json:"timeout_ms,omitempty"`
 }
 
-// Sink receives a run's progress: Started once the action is durably
-// journaled and about to start, then its output as it is produced.
+// Sink receives a run's progress: Pending if the action waits for review,
+// Started once its start is durably journaled and it is about to start,
+// then its output as it is produced.
 type Sink struct {
+	Pending        func(*gatehouse.Action)
 	Started        func(*gatehouse.Action)
 	Stdout, Stderr io.Writer
 }
@@ -129,14 +135,17 @@ func (g *Gateway) validate(req *RunRequest) error {
 }
 
 // Run performs one action for an agent: validate, decide, journal
-// write-ahead, execute, journal the end. It returns the finished action.
+// write-ahead, wait for review if the decision says so, execute, journal
+// the end. It returns the finished action.
 //
 // Errors: EFORBIDDEN unless p is an agent; EINVALID for a bad request
 // (nothing is journaled); EUNAVAILABLE if the journal cannot be written
-// before the start (nothing runs) or while shutting down. An action that
-// was refused, not found or failed is not an error: it is returned with
-// its status. If the end cannot be journaled, the action is returned with
-// EUNAVAILABLE; the next start of the daemon closes it as interrupted.
+// before the start (nothing runs), while shutting down, or when the wait
+// for a review is cut off (the action stays pending: Attach resumes it).
+// An action that was refused, denied, not found or failed is not an error:
+// it is returned with its status. If the end cannot be journaled, the
+// action is returned with EUNAVAILABLE; the next start of the daemon
+// closes it as interrupted.
 func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents run actions: use a token from `gatehouse agent add`")
@@ -144,54 +153,150 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	if err := g.validate(&req); err != nil {
 		return nil, err
 	}
-	runCtx, cancel, err := g.track()
+	runCtx, done, err := g.track(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer g.inflight.Done()
+	defer done()
+	journalCtx := context.WithoutCancel(ctx)
 
 	now := g.now()
 	a := g.newAction(now, p, &req)
-	g.mu.Lock()
-	g.running[a.ID] = cancel
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.running, a.ID)
-		g.mu.Unlock()
-		cancel(nil)
-	}()
-	// The action is interrupted if the client goes away or the daemon
-	// stops; the journal writes below must not be, so they use a context
-	// that is never cancelled by either.
-	stop := context.AfterFunc(ctx, func() { cancel(errClientGone) })
-	defer stop()
-	journalCtx := context.WithoutCancel(ctx)
-
-	dec, err := g.decider.Decide(runCtx, a)
+	v, err := g.decider.Decide(runCtx, a)
 	if err != nil {
 		return nil, err
 	}
-	a.Decision = dec
+	a.Decision, a.Analysis = v.Decision, v.Analysis
 
 	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
 	if err != nil {
 		return nil, err
 	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: dec, Analysis: a.Analysis})
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
 	if err != nil {
 		return nil, err
 	}
-
-	if dec.Effect != gatehouse.EffectAllow {
-		// Refused (review arrives with issue 3; until a reviewer exists it
-		// is refused, never run).
-		fin := gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: "refused: " + dec.Reason}
+	switch a.Decision.Effect {
+	case gatehouse.EffectAllow, gatehouse.EffectReview:
+	default: // deny, or anything unknown: fail closed
+		fin := gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: fmt.Sprintf("refused by rule %q: %s", a.Decision.Rule, a.Decision.Reason)}
 		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
 	}
 
+	prep, fin := g.prepare(a, &req, sink)
+	if fin != nil {
+		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
+	}
+	if a.Decision.Effect == gatehouse.EffectAllow {
+		return g.start(runCtx, journalCtx, a, prep, sink, requested, decided)
+	}
+
+	// Review: the request and the decision are journaled; the action is
+	// pending until enough reviewers approve, one denies, or time runs out.
+	linked, err := g.store.Append(journalCtx, requested, decided)
+	if err != nil {
+		g.log.Error("journal write failed; action not run", "action", a.ID, "err", err)
+		return nil, unavailable(err)
+	}
+	if a, err = project(&gatehouse.Action{}, linked); err != nil {
+		return nil, err
+	}
+	g.rv.mu.Lock()
+	w := g.watch(a)
+	w.attached = true
+	g.rv.mu.Unlock()
+	g.log.Info("action waits for review", "action", a.ID, "agent", a.Agent, "rule", a.Decision.Rule)
+	g.notifyReview(notify.KindApprovalPending, a)
+	return g.await(runCtx, journalCtx, w, a, prep, sink)
+}
+
+// Attach resumes waiting for a pending action whose wait was cut off — the
+// daemon restarted, or the connection broke — and runs it once approved.
+// req must be the original request (its environment values are not
+// journaled, so the agent sends them again); p must be the action's agent.
+// An action that has already ended is returned as it is.
+func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+	if p.Role != gatehouse.RoleAgent {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents attach to their actions")
+	}
+	if err := g.validate(&req); err != nil {
+		return nil, err
+	}
+	runCtx, done, err := g.track(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	journalCtx := context.WithoutCancel(ctx)
+
+	a, err := g.store.Action(ctx, id)
+	if err != nil || a.Agent != p.Name {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "action %q not found", id)
+	}
+	if a.Status.Final() {
+		return a, nil
+	}
+	want := g.newAction(a.Time, p, &req)
+	if want.Command != a.Command || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, cwd and environment", id)
+	}
+	g.rv.mu.Lock()
+	w := g.rv.waiters[id]
+	switch {
+	case a.Status != gatehouse.StatusPending || w == nil:
+		g.rv.mu.Unlock()
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "action %s is %s: nothing to attach to", id, a.Status)
+	case w.attached:
+		g.rv.mu.Unlock()
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "action %s already has a client waiting for it", id)
+	}
+	w.attached = true
+	g.rv.mu.Unlock()
+
+	prep, fin := g.prepare(a, &req, sink)
+	if fin != nil {
+		g.rv.mu.Lock()
+		g.closePending(journalCtx, w, a, *fin)
+		g.rv.mu.Unlock()
+		return g.store.Action(journalCtx, id)
+	}
+	return g.await(runCtx, journalCtx, w, a, prep, sink)
+}
+
+// await waits for the review of a to end, then starts it if approved.
+func (g *Gateway) await(runCtx, journalCtx context.Context, w *waiter, a *gatehouse.Action, prep executor.Prepared, sink Sink) (*gatehouse.Action, error) {
+	if sink.Pending != nil {
+		sink.Pending(a)
+	}
+	select {
+	case <-w.done:
+	case <-runCtx.Done():
+		g.rv.mu.Lock()
+		w.attached = false
+		g.rv.mu.Unlock()
+		return a, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "stopped waiting (%v); action %s stays pending: attach to it to keep waiting", context.Cause(runCtx), a.ID)
+	}
+	g.rv.mu.Lock()
+	approved := w.approved
+	if approved {
+		g.unwatch(a.ID) // from here on nothing expires it: it starts
+	}
+	g.rv.mu.Unlock()
+	cur, err := g.store.Action(journalCtx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !approved || cur.Status != gatehouse.StatusPending {
+		return cur, nil
+	}
+	return g.start(runCtx, journalCtx, cur, prep, sink)
+}
+
+// prepare resolves a's program. If it cannot be run, it returns the end to
+// journal instead (127 not found, 126 not executable).
+func (g *Gateway) prepare(a *gatehouse.Action, req *RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
 	spec := executor.Spec{
-		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, &req),
+		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
 		Stdout:  sink.Stdout, Stderr: sink.Stderr,
 	}
@@ -201,27 +306,34 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		if errors.Is(err, executor.ErrNotFound) {
 			code = 127
 		}
-		fin := gatehouse.ActionFinished{Status: gatehouse.StatusFailed, Error: err.Error(), ExitCode: &code}
-		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
+		return prep, &gatehouse.ActionFinished{Status: gatehouse.StatusFailed, Error: err.Error(), ExitCode: &code}
 	}
+	return prep, nil
+}
 
+// start journals a's start — with before, the events not yet journaled,
+// in the same durable batch — then runs it and journals its end.
+func (g *Gateway) start(runCtx, journalCtx context.Context, a *gatehouse.Action, prep executor.Prepared, sink Sink, before ...gatehouse.Event) (*gatehouse.Action, error) {
 	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
 	if err != nil {
 		return nil, err
 	}
 	// Write-ahead: nothing starts unless the journal has it durably.
-	linked, err := g.store.Append(journalCtx, requested, decided, started)
+	linked, err := g.store.Append(journalCtx, append(before, started)...)
 	if err != nil {
 		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
 		return nil, unavailable(err)
 	}
-	if a, err = project(&gatehouse.Action{}, linked); err != nil {
+	base := a
+	if len(before) > 0 {
+		base = &gatehouse.Action{}
+	}
+	if a, err = project(base, linked); err != nil {
 		return nil, err
 	}
 	if sink.Started != nil {
 		sink.Started(a)
 	}
-
 	res := g.exec.Run(runCtx, prep)
 	fin := finished(res, context.Cause(runCtx))
 	return g.finish(journalCtx, a, fin)
@@ -240,16 +352,29 @@ func project(a *gatehouse.Action, linked []gatehouse.Event) (*gatehouse.Action, 
 
 var errClientGone = errors.New("the client disconnected")
 
-// track registers a run with the shutdown machinery.
-func (g *Gateway) track() (context.Context, context.CancelCauseFunc, error) {
+// track registers a request with the shutdown machinery. The context it
+// returns ends when the client goes away (ctx) or the daemon stops; done
+// must be called when the request is over.
+func (g *Gateway) track(ctx context.Context) (context.Context, func(), error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closing {
 		return nil, nil, errShuttingDown
 	}
 	g.inflight.Add(1)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	return ctx, cancel, nil
+	runCtx, cancel := context.WithCancelCause(context.Background())
+	stop := context.AfterFunc(ctx, func() { cancel(errClientGone) })
+	g.seq++
+	key := g.seq
+	g.running[key] = cancel
+	return runCtx, func() {
+		stop()
+		g.mu.Lock()
+		delete(g.running, key)
+		g.mu.Unlock()
+		cancel(nil)
+		g.inflight.Done()
+	}, nil
 }
 
 func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
@@ -392,14 +517,23 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 	if err != nil {
 		return 0, err
 	}
+	var waiting []*gatehouse.Action
 	for _, a := range open {
+		if a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
+			waiting = append(waiting, a) // still waiting for its reviewers: keep it
+			continue
+		}
 		fin := gatehouse.ActionFinished{Status: gatehouse.StatusInterrupted, Error: "interrupted: the daemon stopped while it ran"}
 		if _, err := g.finish(ctx, a, fin); err != nil {
 			return 0, err
 		}
+		started.Interrupted++
 		g.log.Warn("closed an action left unfinished by the previous daemon", "action", a.ID, "agent", a.Agent)
 	}
-	started.Interrupted = len(open)
+	if err := g.loadLearned(ctx); err != nil {
+		return 0, err
+	}
+	g.recoverPending(waiting)
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStarted, "", started)
 	if err != nil {
 		return 0, err
@@ -407,7 +541,32 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 	if _, err := g.store.Append(ctx, ev); err != nil {
 		return 0, err
 	}
-	return len(open), nil
+	return started.Interrupted, nil
+}
+
+// loadLearned rebuilds the learned rules in force from the journal.
+func (g *Gateway) loadLearned(ctx context.Context) error {
+	if g.learned == nil {
+		return nil
+	}
+	now := g.now()
+	return g.store.Events(ctx, 0, func(e gatehouse.Event) error {
+		switch e.Type {
+		case gatehouse.EventRuleLearned:
+			var r gatehouse.RuleLearned
+			if err := json.Unmarshal(e.Data, &r); err != nil {
+				return gatehouse.WrapError(gatehouse.EINTERNAL, "gateway.loadLearned", err, "")
+			}
+			if !r.ExpiresAt.After(now) {
+				return nil
+			}
+			return g.learned.Add(policy.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
+				CreatedBy: r.CreatedBy, FromAction: r.FromAction, CreatedAt: e.Time, ExpiresAt: r.ExpiresAt})
+		case gatehouse.EventRuleRemoved:
+			_ = g.learned.Remove(e.Subject) // it may have expired meanwhile
+		}
+		return nil
+	})
 }
 
 func newTraceID() string { return randomHex(16) }
