@@ -169,7 +169,11 @@ func TestAppendContext(t *testing.T) {
 // failures. Every valid action must be there in full, no invalid one at
 // all, and the journal must be one chain.
 func TestConcurrentAppends(t *testing.T) {
-	s := MustOpen(t)
+	t.Run("group commit", func(t *testing.T) { testConcurrentAppends(t, MustOpen(t)) })
+	t.Run("one request per commit", func(t *testing.T) { testConcurrentAppends(t, MustOpen(t, sqlite.WithMaxBatch(1))) })
+}
+
+func testConcurrentAppends(t *testing.T, s *sqlite.Store) {
 	const clients, perClient = 32, 40
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -296,6 +300,88 @@ func TestSQLFailureIsolated(t *testing.T) {
 		t.Fatalf("Append after failure = %v, %v; want seq %d", got, err, n+1)
 	}
 	checkChain(t, s)
+}
+
+// TestRequestedTwice requests ids that exist: the sequencer takes an
+// action.requested for an id it does not hold as live to be new, and the
+// committer must catch it and answer as Apply would.
+func TestRequestedTwice(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	a := actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded}
+	record(t, s, a)
+	first, _ := a.events(t)
+	_, err := s.Append(ctx, first...)
+	wantCode(t, err, gatehouse.EINVALID)
+
+	// Concurrently with valid appends, so that it shares their batches.
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				n := 100 + c*20 + i
+				if i%5 == 0 {
+					if _, err := s.Append(ctx, first...); gatehouse.ErrorCode(err) != gatehouse.EINVALID {
+						t.Errorf("duplicate requested: %v", err)
+					}
+					continue
+				}
+				record(t, s, actionSpec{id: actionID(n), agent: "a", command: "true", at: t0.Add(time.Duration(n) * time.Second), status: gatehouse.StatusSucceeded})
+			}
+		})
+	}
+	wg.Wait()
+	if n := checkChain(t, s); n != (1+8*16)*4 {
+		t.Errorf("%d events, want %d", n, (1+8*16)*4)
+	}
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("differs at %v", diff)
+	}
+}
+
+// TestLockedJournal holds the write lock from another connection past the
+// busy timeout: appends fail with EUNAVAILABLE, and work again, with an
+// unbroken chain, once the lock is released.
+func TestLockedJournal(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t, sqlite.WithBusyTimeout(50*time.Millisecond))
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusRunning})
+
+	conn, err := rawDB(t, s.Path()).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			first, _ := actionSpec{id: actionID(10 + i), agent: "a", command: "true", at: t0, status: gatehouse.StatusRunning}.events(t)
+			_, err := s.Append(ctx, first...)
+			if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+				t.Errorf("Append while locked: %v, want EUNAVAILABLE", err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	fin := event(t, t0.Add(time.Second), gatehouse.EventActionFinished, actionID(1), gatehouse.ActionFinished{Status: gatehouse.StatusFailed})
+	got, err := s.Append(ctx, fin)
+	if err != nil {
+		t.Fatalf("Append after unlock: %v", err)
+	}
+	if got[0].Seq != 4 {
+		t.Errorf("seq %d after failed appends, want 4", got[0].Seq)
+	}
+	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	checkChain(t, s)
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("differs at %v", diff)
+	}
 }
 
 func TestRunning(t *testing.T) {

@@ -18,43 +18,50 @@
 //
 // # Group commit
 //
-// Durability costs an fsync per transaction, and an fsync costs
-// milliseconds, far longer than the few microseconds of writing an
-// action's rows. So all writes go through a single writer goroutine that
-// owns the only write connection. Append validates its events, hands them
-// to the writer and waits. The writer takes the first waiting request and
-// every other one already waiting (up to a cap), and commits them in one
-// transaction: everyone in the batch shares one fsync, and the more
-// callers wait, the larger the batches grow. There is no timer: a lone
-// caller is committed at once.
+// Durability costs an fsync per transaction, far more than writing an
+// action's rows. So all writes go through one connection, and concurrent
+// Appends share transactions: each Append waits while its request joins a
+// batch, and the batch is committed in one transaction whose COMMIT is
+// the fsync all of them share. Nothing waits on a timer: a batch is
+// handed to the committer as soon as the committer is free, so a lone
+// caller is committed at once and under load batches grow by themselves.
 //
-// In the transaction, each request is first linked into the hash chain
-// (gatehouse.Chain, whose head the writer keeps in memory) and applied to
-// the projections with Action.Apply and Agent.Apply, in memory. A request
-// that Apply rejects is answered with that error and never reaches SQL,
-// and the head goes back to where it was, so the next request takes its
-// sequence numbers. The rest are written in a savepoint each: should SQL
-// fail in one, ROLLBACK TO undoes it alone. Successes are answered only
-// after COMMIT; if COMMIT fails, every request of the batch gets
-// EUNAVAILABLE and the writer reloads its state from the database. So
-// concurrent Appends share a commit but never each other's failures, and
-// an Append's events are all durable or none are.
+// The work is split in two goroutines (see sequencer.go) so that the CPU
+// work of one batch overlaps the SQL and fsync of the previous one. The
+// sequencer links each request's events into the hash chain
+// (gatehouse.Chain, whose head it keeps in memory) and applies them with
+// Action.Apply to its in-memory copy of the actions that are not final
+// (nearly every action event is for one), then encodes the rows. A
+// request that Apply rejects is answered with that error, takes no
+// sequence numbers and never reaches SQL. The committer writes the batch's
+// events and projection rows in one transaction, commits, and only then
+// answers. If COMMIT fails, every request of the batch gets EUNAVAILABLE
+// and the state is reloaded from the database.
+//
+// Should writing a batch fail, or the database turn out not to be what
+// the sequencer assumed (another process wrote to the file; an id it took
+// for new exists), the committer rolls back and redoes that batch on the
+// slow path: each request applied against the table and written in its own
+// SAVEPOINT, so that a request whose rows fail is undone (ROLLBACK TO)
+// and answered with its error while the others commit. So concurrent
+// Appends share a commit but never each other's failures, and an Append's
+// events are all durable or none are. Requests that need rows the
+// sequencer does not hold (agent events; events for actions that are not
+// live) go the slow way too.
 //
 // The projections are written in the same transaction as the events they
-// come from, so they never lag or lead the journal. The writer keeps the
-// actions that are not final (pending or running) in memory: almost every
-// action event is for one of them, so the common Append reads nothing from
-// disk. Should another process commit to the file (detected with PRAGMA
-// data_version), the writer reloads that state before its next batch.
+// come from, so they never lag or lead the journal. Pages are copied from
+// the WAL into the database file by a background checkpoint on a
+// connection of its own (see checkpoint.go), off the commit path.
 //
 // # Tamper detection
 //
 // Each projected row has a doc column (the JSON of the whole Action or
 // Agent) and columns for the fields that queries filter on. Readers decode
 // the doc and then overwrite those fields from the columns, so what a user
-// reads is what a query matched. And because Verify rebuilds the
+// reads is what a query matched. And because gatehouse.Verify rebuilds the
 // projection from the journal with Action.Apply and compares it with
-// ScanActions, an edit of either the doc or a column shows up as a
-// difference. Events returns rows exactly as stored, never validated, so
-// that an altered event reaches gatehouse.Chain.Check.
+// ScanActions and Agents, an edit of either the doc or a column shows up
+// as a difference. Events returns rows exactly as stored, never
+// validated, so that an altered event reaches gatehouse.Chain.Check.
 package sqlite

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -166,18 +169,52 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 		return nil, readErr(ctx, "sqlite.Actions", err)
 	}
 	defer rows.Close()
-	var as []*gatehouse.Action
+	// Read the rows first and decode them after, in parallel: decoding
+	// the JSON documents is most of the time a large result takes.
+	var rs []actionRow
 	for rows.Next() {
-		a, err := scanActionRows(rows)
-		if err != nil {
+		var c actionRow
+		if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.doc); err != nil {
 			return nil, readErr(ctx, "sqlite.Actions", err)
 		}
-		as = append(as, a)
+		rs = append(rs, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, readErr(ctx, "sqlite.Actions", err)
 	}
+	rows.Close() // return the connection to the pool before decoding
+	as, err := decodeActions(rs)
+	if err != nil {
+		return nil, err
+	}
 	slices.Reverse(as)
+	return as, nil
+}
+
+// decodeActions decodes rows, spreading a large result over the CPUs.
+func decodeActions(rs []actionRow) ([]*gatehouse.Action, error) {
+	as := make([]*gatehouse.Action, len(rs))
+	errs := make([]error, len(rs))
+	decode := func(k, n int) {
+		for i := k; i < len(rs); i += n {
+			as[i], errs[i] = rs[i].decode()
+		}
+	}
+	n := min(runtime.GOMAXPROCS(0), len(rs)/64+1)
+	if n <= 1 {
+		decode(0, 1)
+	} else {
+		var wg sync.WaitGroup
+		for k := range n {
+			wg.Go(func() { decode(k, n) })
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
 	return as, nil
 }
 
@@ -329,3 +366,20 @@ func (s *Store) Events(ctx context.Context, after int64, fn func(gatehouse.Event
 	}
 	return nil
 }
+
+// nanos converts a filter bound to Unix nanoseconds, clamping times that
+// int64 nanoseconds cannot hold (which UnixNano leaves undefined).
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)

@@ -81,12 +81,16 @@ type Store struct {
 	readOnly bool
 	rdb      *sql.DB // pool of read connections (query_only)
 
-	// Set only when the store is writable.
-	wdb     *sql.DB       // holds the single write connection
-	w       *writer       // owned by the run goroutine
-	reqs    chan *request // unbuffered: a send succeeds only when the writer takes it
-	closing chan struct{} // closed by Close: the writer stops taking requests
-	done    chan struct{} // closed when the writer has stopped
+	// Set only when the store is writable; see sequencer.go.
+	wdb      *sql.DB       // holds the single write connection
+	w        *writer       // the committer
+	seq      sequencer     // owned by the run goroutine
+	maxBatch int           // requests per batch
+	cp       *checkpointer // the background checkpoint
+	reqs     chan *request // unbuffered: a send succeeds only when the sequencer takes it
+	batches  chan *batch   // sequencer to committer; unbuffered, so batches grow while the committer is busy
+	closing  chan struct{} // closed by Close: the sequencer stops taking requests
+	done     chan struct{} // closed when the committer has stopped
 
 	closeOnce sync.Once
 	closeErr  error
@@ -184,10 +188,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(0)")
-	// A larger page cache keeps the upper levels of the five indexes of
-	// actions in memory; 64 MiB is generous for a daemon and not a limit.
-	q.Add("_pragma", "cache_size(-65536)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	cp, err := newCheckpointer(dsn(abs, q))
+	if err != nil {
+		s.rdb.Close()
+		return nil, gatehouse.WrapError(gatehouse.EUNAVAILABLE, op, err, fmt.Sprintf("cannot open the store at %s", path))
+	}
+	s.cp = cp
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerAutoCheckpoint))
+	// After a burst has grown the WAL, truncate it when it restarts.
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	wdb, err := sql.Open("sqlite", dsn(abs, q))
 	if err == nil {
 		wdb.SetMaxOpenConns(1)
@@ -203,6 +213,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		if s.wdb != nil {
 			s.wdb.Close()
 		}
+		s.cp.db.Close()
 		s.rdb.Close()
 		var e *gatehouse.Error
 		if errors.As(err, &e) {
@@ -231,16 +242,25 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		conn.Close()
 		return fail(err)
 	}
-	w, err := newWriter(ctx, conn, o.maxBatch)
+	w, err := newWriter(ctx, conn, s.cp.notify)
 	if err != nil {
 		conn.Close()
 		return fail(err)
 	}
 	s.w = w
+	live, err := w.loadLive(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	s.seq = sequencer{head: w.head, live: live, gen: w.gen.Load()}
+	s.maxBatch = o.maxBatch
 	s.reqs = make(chan *request)
+	s.batches = make(chan *batch)
 	s.closing = make(chan struct{})
 	s.done = make(chan struct{})
 	go s.run()
+	go w.loop(s.batches, s.done)
+	go s.cp.run(s.closing)
 	return s, nil
 }
 
@@ -349,19 +369,23 @@ func migrate(ctx context.Context, conn *sql.Conn, path string) error {
 // Path returns the absolute path of the store's file.
 func (s *Store) Path() string { return s.path }
 
-// Close stops taking appends, waits for the batch being committed (every
-// Append already taken by the writer gets its answer), and closes the
-// database. Appends that were still waiting to be taken return
-// EUNAVAILABLE. Close is idempotent.
+// Close stops taking appends, waits for the batches in flight (every
+// Append already taken gets its answer), and closes the database. Appends
+// still waiting to be taken return EUNAVAILABLE. Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if !s.readOnly {
+		if s.readOnly {
+			errs = append(errs, s.rdb.Close())
+		} else {
 			close(s.closing)
 			<-s.done
-			errs = append(errs, s.w.close(), s.wdb.Close())
+			<-s.cp.done
+			// The write connection closes last, so that (if no other
+			// process has the file open) it checkpoints and removes the
+			// WAL, leaving one self-contained file.
+			errs = append(errs, s.rdb.Close(), s.cp.db.Close(), s.w.close(), s.wdb.Close())
 		}
-		errs = append(errs, s.rdb.Close())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = gatehouse.WrapError(gatehouse.EUNAVAILABLE, "sqlite.Close", err, "cannot close the store")
 		}

@@ -83,6 +83,9 @@ func TestReopenContinuesChain(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Close, the WAL is still there: %v", err)
+	}
 
 	s = MustOpenPath(t, path)
 	// Durable across reopen: both actions, the running one still running
