@@ -17,11 +17,14 @@ import (
 
 // celCostLimit bounds the work one `when` expression may do per decision.
 // A cost unit is roughly one operation (a comparison, a field access, one
-// step of a comprehension); 100,000 lets an expression walk every command
-// and target of a very large pipeline several times, and stops a runaway
-// one in well under a millisecond. Exceeding it is an evaluation error:
-// the rule does not match and the decision is at least review.
-const celCostLimit = 100_000
+// step of a comprehension). 20,000 is far above what a realistic
+// expression costs on a realistic command (hundreds), and low enough that
+// a hostile command (tens of thousands of arguments) is stopped within
+// milliseconds: cel-go's cost tracking grows quadratically with the
+// length of a comprehension, so the limit bounds the time too. Exceeding
+// it is an evaluation error: the rule does not match and the decision is
+// at least review.
+const celCostLimit = 20_000
 
 // The variables a `when` expression sees. They are declared as native
 // types so that a misspelt field ("action.sytem") or a wrong type
@@ -88,8 +91,8 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 // pay for tracking.
 type condition struct {
 	tracked cel.Program
-	fast    cel.Program // nil if no bound was proven
-	fastFor sizeBounds  // the input sizes fast is proven for
+	fast    cel.Program  // nil if no bound was proven
+	fastFor []sizeBounds // the input sizes fast is proven for (any of them)
 }
 
 // sizeBounds bounds every list (its length) and every string (its length
@@ -97,14 +100,18 @@ type condition struct {
 // strings, which are much longer than the rest, have their own bound.
 type sizeBounds struct{ list, str, cmd int }
 
-// sizeTiers are the bounds tried, largest first.
-var sizeTiers = []sizeBounds{
-	{list: 128, str: 1024, cmd: 16384},
-	{list: 64, str: 256, cmd: 4096},
-	{list: 32, str: 128, cmd: 2048},
-	{list: 16, str: 64, cmd: 1024},
-	{list: 8, str: 32, cmd: 512},
-}
+// sizeTiers are the bounds tried: every combination of these.
+var sizeTiers = func() []sizeBounds {
+	var tiers []sizeBounds
+	for _, list := range []int{8, 16, 32, 128} {
+		for _, str := range []int{32, 64, 128, 1024} {
+			for _, cmd := range []int{1024, 16384} {
+				tiers = append(tiers, sizeBounds{list, str, cmd})
+			}
+		}
+	}
+	return tiers
+}()
 
 func (b sizeBounds) fits(in sizeBounds) bool {
 	return in.list <= b.list && in.str <= b.str && in.cmd <= b.cmd
@@ -162,17 +169,31 @@ func compileWhen(src string) (*condition, []string) {
 		return nil, []string{"when: " + oneLine(err.Error())}
 	}
 	for _, b := range sizeTiers {
-		est, err := env.EstimateCost(ast, boundedSizes{b})
-		if err != nil || est.Max > celCostLimit {
-			continue
+		if est, err := env.EstimateCost(ast, boundedSizes{b}); err == nil && est.Max <= celCostLimit {
+			c.fastFor = addMaximal(c.fastFor, b)
 		}
+	}
+	if len(c.fastFor) > 0 {
 		if c.fast, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize)); err != nil {
 			return nil, []string{"when: " + oneLine(err.Error())}
 		}
-		c.fastFor = b
-		break
 	}
 	return c, nil
+}
+
+// addMaximal adds b to a set of bounds, keeping only those that no other
+// bound of the set contains.
+func addMaximal(set []sizeBounds, b sizeBounds) []sizeBounds {
+	out := set[:0]
+	for _, x := range set {
+		if x.fits(b) { // b is within x: nothing to add
+			return set
+		}
+		if !b.fits(x) {
+			out = append(out, x)
+		}
+	}
+	return append(out, b)
 }
 
 // inputSizes measures the largest list and string of a decision's
@@ -240,8 +261,11 @@ func activation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) (cel
 // bool true or false is an error.
 func (c *condition) eval(act cel.Activation, in sizeBounds) (bool, error) {
 	prg := c.tracked
-	if c.fast != nil && c.fastFor.fits(in) {
-		prg = c.fast
+	for _, b := range c.fastFor {
+		if b.fits(in) {
+			prg = c.fast
+			break
+		}
 	}
 	v, _, err := prg.Eval(act)
 	if err != nil {
