@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -24,6 +25,7 @@ type writer struct {
 	selectAction                   *sql.Stmt
 	upsertAgent, selectAgent       *sql.Stmt
 	selectHead, selectLive         *sql.Stmt
+	insertEventsN                  [maxEventRows + 1]*sql.Stmt // by number of rows, prepared on first use
 	stmts                          []*sql.Stmt
 
 	head gatehouse.Chain
@@ -255,17 +257,63 @@ func (w *writer) beginTx(ctx context.Context) (changed bool, err error) {
 	return false, nil
 }
 
-// writeAll writes a sequenced batch's rows.
+// writeAll writes a sequenced batch's rows: the events of all its
+// requests with multi-row INSERTs (a statement costs more than a row),
+// then the projection rows.
 func (w *writer) writeAll(ctx context.Context, b *batch) error {
+	var es []gatehouse.Event
+	for _, p := range b.ps {
+		if p != nil {
+			es = append(es, p.events...)
+		}
+	}
+	for len(es) > 0 {
+		n := min(len(es), maxEventRows)
+		st, err := w.insertEvents(ctx, n)
+		if err != nil {
+			return err
+		}
+		args := make([]any, 0, 7*n)
+		for _, e := range es[:n] {
+			args = append(args, e.Seq, e.Time.UnixNano(), string(e.Type), e.Subject, []byte(e.Data), e.PrevHash, e.Hash)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		es = es[n:]
+	}
 	for _, p := range b.ps {
 		if p == nil {
 			continue
 		}
-		if err := w.write(ctx, p, false); err != nil {
+		if err := w.writeRows(ctx, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// maxEventRows is the most rows one INSERT into events takes (7 values a
+// row, well under SQLite's limit of 32766 variables).
+const maxEventRows = 64
+
+// insertEvents returns the prepared statement that inserts n events.
+func (w *writer) insertEvents(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st := w.insertEventsN[n]; st != nil {
+		return st, nil
+	}
+	var q strings.Builder
+	q.WriteString("INSERT INTO events (seq, time, type, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+	for range n - 1 {
+		q.WriteString(", (?, ?, ?, ?, ?, ?, ?)")
+	}
+	st, err := w.conn.PrepareContext(ctx, q.String())
+	if err != nil {
+		return nil, err
+	}
+	w.insertEventsN[n] = st
+	w.stmts = append(w.stmts, st)
+	return st, nil
 }
 
 // slow applies and writes requests one by one against the table, each in
@@ -398,6 +446,19 @@ func (w *writer) write(ctx context.Context, p *pending, useSavepoint bool) error
 			return err
 		}
 	}
+	if err := w.writeRows(ctx, p); err != nil {
+		return err
+	}
+	if useSavepoint {
+		if _, err := w.release.ExecContext(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRows writes a pending request's projection rows.
+func (w *writer) writeRows(ctx context.Context, p *pending) error {
 	for _, t := range p.actions {
 		a := &t.a
 		if t.err != nil {
@@ -435,11 +496,6 @@ func (w *writer) write(ctx context.Context, p *pending, useSavepoint bool) error
 			revoked = sql.NullInt64{Int64: g.RevokedAt.UnixNano(), Valid: true}
 		}
 		if _, err := w.upsertAgent.ExecContext(ctx, g.Name, g.TokenHash, g.CreatedAt.UnixNano(), revoked, t.doc); err != nil {
-			return err
-		}
-	}
-	if useSavepoint {
-		if _, err := w.release.ExecContext(ctx); err != nil {
 			return err
 		}
 	}
