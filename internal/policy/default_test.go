@@ -9,6 +9,41 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
+// defaultCases are decisions the default policy must make, with the fake
+// analyser and with the real one.
+var defaultCases = []struct {
+	cmd    string
+	rule   string
+	effect gatehouse.Effect
+}{
+	{"ls -la", "read-only", "allow"},
+	{"git diff | head -50", "read-only", "allow"},
+	{"touch notes.txt", "write-in-tree", "allow"},
+	{"go test ./...", "write-in-tree", "allow"},
+	{"touch /etc/motd", "default", "review"},
+	{"cp a.txt ../../elsewhere", "default", "review"},
+	{"rm -rf build", "destructive", "review"},
+	{"git push --force origin main", "remote", "review"},
+	{"npm publish", "irreversible", "review"},
+	{"echo 'oops", "unparsable", "review"},
+	{"rm -rf /", "deny-rm-root", "deny"},
+	{"sudo rm -rf --no-preserve-root /", "deny-rm-root", "deny"},
+	{"dd if=/dev/zero of=/dev/sda", "deny-dd-device", "deny"},
+	{"mkfs.ext4 /dev/sdb1", "deny-mkfs-device", "deny"},
+	{":(){ :|:& };:", "deny-fork-bomb", "deny"},
+	{"./configure", "risky-write", "review"}, // an unknown program
+	{"frobnicate --all", "risky-write", "review"},
+	{"make test", "write-in-tree", "allow"},
+	{"ssh prod-db uptime", "remote", "review"},
+	{"kubectl exec web -- cat /etc/hosts", "remote", "review"},
+	{"sudo touch notes.txt", "", "review"}, // "": whichever rule, as long as it is reviewed
+	{"echo x > /etc/motd", "", "review"},
+	{"echo x >> notes.txt", "write-in-tree", "allow"},
+	{"make -C /srv/other", "default", "review"},
+	{"cp a.txt --target-directory=/etc", "default", "review"},
+	{"touch $(pwd)/x", "default", "review"},
+}
+
 func TestDefaultPolicy(t *testing.T) {
 	p, err := policy.Parse(policy.DefaultPolicy(), policy.Options{Analyze: fakeAnalyze, Filename: "default.yaml"})
 	if err != nil {
@@ -19,31 +54,9 @@ func TestDefaultPolicy(t *testing.T) {
 			t.Errorf("rule %s has no reason", r.ID)
 		}
 	}
-	tests := []struct {
-		cmd    string
-		rule   string
-		effect gatehouse.Effect
-	}{
-		{"ls -la", "read-only", "allow"},
-		{"git diff | head -50", "read-only", "allow"},
-		{"touch notes.txt", "write-in-tree", "allow"},
-		{"go test ./...", "write-in-tree", "allow"},
-		{"touch /etc/motd", "default", "review"},
-		{"cp a.txt ../../elsewhere", "default", "review"},
-		{"rm -rf build", "destructive", "review"},
-		{"git push --force origin main", "remote", "review"},
-		{"npm publish", "irreversible", "review"},
-		{"echo 'oops", "unparsable", "review"},
-		{"rm -rf /", "deny-rm-root", "deny"},
-		{"sudo rm -rf --no-preserve-root /", "deny-rm-root", "deny"},
-		{"dd if=/dev/zero of=/dev/sda", "deny-dd-device", "deny"},
-		{"mkfs.ext4 /dev/sdb1", "deny-mkfs-device", "deny"},
-		{":(){ :|:& };:", "deny-fork-bomb", "deny"},
-		{"./configure", "irreversible", "review"}, // unknown program: the analyser fails closed
-	}
-	for _, tt := range tests {
+	for _, tt := range defaultCases {
 		got := decide(p, shellAction("claude", tt.cmd), nil)
-		if got.Decision.Rule != tt.rule || got.Decision.Effect != tt.effect {
+		if (tt.rule != "" && got.Decision.Rule != tt.rule) || got.Decision.Effect != tt.effect {
 			t.Errorf("%q: %s by %q (%s), want %s by %q", tt.cmd, got.Decision.Effect, got.Decision.Rule, got.Decision.Reason, tt.effect, tt.rule)
 		}
 	}

@@ -52,8 +52,8 @@ func decide(p *policy.Policy, a *gatehouse.Action, l *policy.Learned) policy.Res
 // fakeAnalyze stands in for the shell analyser (internal/shell), returning
 // what a sensible analyser returns for the commands the tests use: it
 // splits the command on control operators, strips wrappers, and classifies
-// each simple command by a table. Unknown programs are irreversible (fail
-// closed), as the real analyser's are.
+// each simple command by a table. Unknown programs are writes of risk 40,
+// as the real analyser has them.
 func fakeAnalyze(command string) gatehouse.Analysis {
 	an := gatehouse.Analysis{}
 	if strings.Count(command, "'")%2 == 1 || strings.Count(command, `"`)%2 == 1 {
@@ -87,6 +87,32 @@ func fakeAnalyze(command string) gatehouse.Analysis {
 		if len(f) == 0 {
 			continue
 		}
+		// Redirections write their file.
+		var redirected []string
+		for i := 0; i < len(f); i++ {
+			switch {
+			case (f[i] == ">" || f[i] == ">>") && i+1 < len(f):
+				redirected = append(redirected, f[i+1])
+				f = append(f[:i:i], f[i+2:]...)
+				i--
+			case strings.HasPrefix(f[i], ">"):
+				redirected = append(redirected, strings.TrimLeft(f[i], ">"))
+				f = append(f[:i:i], f[i+1:]...)
+				i--
+			}
+		}
+		if (f[0] == "kubectl" || f[0] == "docker") && len(f) > 3 && f[1] == "exec" { // docker exec CTR CMD
+			c.Wrappers = append(c.Wrappers, f[0]+" exec")
+			f = f[3:]
+			if f[0] == "--" {
+				f = f[1:]
+			}
+		}
+		if f[0] == "ssh" && len(f) > 2 { // ssh HOST CMD: CMD runs behind ssh
+			c.Wrappers = append(c.Wrappers, "ssh")
+			c.Targets = append(c.Targets, f[1])
+			f = f[2:]
+		}
 		c.Name, c.Args = f[0], f[1:]
 		for _, a := range c.Args {
 			if strings.ContainsAny(a, "$*`") {
@@ -94,6 +120,10 @@ func fakeAnalyze(command string) gatehouse.Analysis {
 			}
 		}
 		c.Class, c.Risk = classify(c.Name, c.Args)
+		if len(redirected) > 0 {
+			c.Class = gatehouse.MaxClass(c.Class, gatehouse.ClassWrite)
+			c.Risk = max(c.Risk, 20)
+		}
 		if c.Class != gatehouse.ClassRead {
 			for _, a := range c.Args {
 				if !strings.HasPrefix(a, "-") && !strings.Contains(a, "=") {
@@ -104,6 +134,7 @@ func fakeAnalyze(command string) gatehouse.Analysis {
 				c.Targets = nil
 			}
 		}
+		c.Targets = append(c.Targets, redirected...)
 		c.Reasons = []string{c.Name + " is " + string(c.Class)}
 		an.Commands = append(an.Commands, c)
 		an.Class = gatehouse.MaxClass(an.Class, c.Class)
@@ -189,8 +220,10 @@ func classify(name string, args []string) (gatehouse.Class, int) {
 	switch name {
 	case "ls", "cat", "grep", "head", "tail", "wc", "echo", "sort", "uniq", "awk", "pwd", "uptime", "true", "find", "xargs", "cut", "tr", "date", "whoami", "kubectl-get":
 		return gatehouse.ClassRead, 0
-	case "touch", "mkdir", "cp", "mv", "tee", "make", "go":
-		return gatehouse.ClassWrite, 20
+	case "touch", "mkdir", "cp", "mv", "tee", "go":
+		return gatehouse.ClassWrite, 30
+	case "make":
+		return gatehouse.ClassWrite, 35
 	case "sed":
 		if has("-i") {
 			return gatehouse.ClassWrite, 20
@@ -227,5 +260,8 @@ func classify(name string, args []string) (gatehouse.Class, int) {
 		}
 		return gatehouse.ClassIrreversible, 90
 	}
-	return gatehouse.ClassIrreversible, 60
+	if name == "bash" || name == "sh" || name == "python3" {
+		return gatehouse.ClassWrite, 40 // runs a script analysis cannot see
+	}
+	return gatehouse.ClassWrite, 40 // an unknown program, as the real analyser has it
 }
