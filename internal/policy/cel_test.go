@@ -151,7 +151,7 @@ rules:
 	if got := p.Decide(shellAction("a", "echo a x"), small, nil, t0); got.Decision.Rule != "has-x" {
 		t.Errorf("small: %+v", got.Decision)
 	}
-	args := make([]string, 60000)
+	args := make([]string, 12000)
 	for i := range args {
 		args[i] = "a"
 	}
