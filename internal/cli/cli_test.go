@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,13 +50,14 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"gatehoused": cmdDaemon,
-			"sqlexec":    cmdSQLExec,
-			"jsonenv":    cmdJSONEnv,
-			"httpreq":    cmdHTTP,
-			"waitfile":   cmdWaitFile,
-			"perm":       cmdPerm,
-			"pidgone":    cmdPidGone,
+			"gatehoused":  cmdDaemon,
+			"sqlexec":     cmdSQLExec,
+			"jsonenv":     cmdJSONEnv,
+			"httpreq":     cmdHTTP,
+			"waitfile":    cmdWaitFile,
+			"perm":        cmdPerm,
+			"pidgone":     cmdPidGone,
+			"waitpending": cmdWaitPending,
 		},
 	})
 }
@@ -82,7 +84,11 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		if d != nil {
 			ts.Fatalf("daemon already running")
 		}
-		port := freePort(ts)
+		port := slot.port
+		if port == 0 {
+			port = freePort(ts)
+			slot.port = port
+		}
 		bin, err := exec.LookPath("gatehouse")
 		if err != nil {
 			// testscript puts registered commands on the script's PATH.
@@ -94,7 +100,19 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		logf, err := os.OpenFile(ts.MkAbs("daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		ts.Check(err)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		cmd := exec.Command(bin, append([]string{"serve", "--listen", addr}, args[1:]...)...)
+		flags := args[1:]
+		// Scripts about the core run under a policy that allows
+		// everything; scripts about policy name theirs (or
+		// -default-policy for the one written on first start).
+		switch {
+		case slices.Contains(flags, "-default-policy"):
+			flags = slices.DeleteFunc(slices.Clone(flags), func(f string) bool { return f == "-default-policy" })
+		case !slices.Contains(flags, "--policy"):
+			allowAll := ts.MkAbs(".allow-all.yaml")
+			ts.Check(os.WriteFile(allowAll, []byte(allowAllPolicy), 0o600))
+			flags = append(flags, "--policy", allowAll)
+		}
+		cmd := exec.Command(bin, append([]string{"serve", "--listen", addr}, flags...)...)
 		cmd.Dir = ts.Getenv("WORK")
 		cmd.Env = scriptEnv(ts)
 		cmd.Stdout, cmd.Stderr = logf, logf
@@ -161,11 +179,18 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+const allowAllPolicy = `version: 1
+default: allow
+`
+
 // daemonKey keys the script's daemonSlot in testscript's per-script
 // values: the daemon a script started, if any.
 type daemonKey struct{}
 
-type daemonSlot struct{ d *daemonProc }
+type daemonSlot struct {
+	d    *daemonProc
+	port int // reused by the next start, so clients find a restarted daemon
+}
 
 func freePort(ts *testscript.TestScript) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -323,6 +348,39 @@ func cmdPidGone(ts *testscript.TestScript, neg bool, args []string) {
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
 			ts.Fatalf("process %d still exists", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitpending N: wait (up to 30s) until N actions wait for review, and set
+// $PENDING to the newest one's id.
+func cmdWaitPending(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitpending N")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	b, _ := os.ReadFile(filepath.Join(ts.Getenv("GATEHOUSE_STATE"), "admin.token"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", ts.Getenv("GATEHOUSE_URL")+"/v1/pending", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(b)))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			var list []struct {
+				ID string `json:"id"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&list)
+			resp.Body.Close()
+			if len(list) == n {
+				if n > 0 {
+					ts.Setenv("PENDING", list[n-1].ID)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%d actions did not come to wait for review within 30s", n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

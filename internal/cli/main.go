@@ -38,7 +38,7 @@ type command struct {
 }
 
 // commands in the order `gatehouse help` lists them.
-var commands = []*command{serveCmd, agentCmd, runCmd, logCmd, showCmd, verifyCmd, versionCmd, helpCmd}
+var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, logCmd, showCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, verifyCmd, versionCmd, helpCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -131,6 +131,16 @@ func usageError(c *command, e *Env, format string, args ...any) int {
 func fail(e *Env, err error) int {
 	fmt.Fprintln(e.Stderr, errorLine(err))
 	return exitFailure
+}
+
+// errorMessage is what errorLine shows of err, before folding it into one
+// line.
+func errorMessage(err error) string {
+	var ge *gatehouse.Error
+	if !errors.As(err, &ge) {
+		return err.Error()
+	}
+	return gatehouse.ErrorMessage(err)
 }
 
 func errorLine(err error) string {

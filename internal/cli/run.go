@@ -7,10 +7,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 var runCmd = &command{
@@ -30,10 +32,17 @@ Its stdin is empty.
 Identity comes from the token; session, model and intent are recorded as
 the agent's claims.
 
+The daemon decides it by policy first: allowed, it runs at once; denied,
+it never runs; reviewed, gatehouse run says on stderr that it waits and for
+whom, and waits until a reviewer approves it (then it runs), denies it, or
+the approval times out (then it is denied). If the daemon restarts while it
+waits, gatehouse run reconnects and keeps waiting.
+
 Exit status: the command's own; 128+N if a signal N ended it; 125 if the
 gateway failed (unreachable, bad token, bad request, journal unwritable);
-126 if the action was refused or is not executable; 127 if the command was
-not found. Gateway failures are explained on stderr in one line.
+126 if the action was refused, denied or is not executable; 127 if the
+command was not found. Gateway failures are explained on stderr in one
+line.
 
 Flags:
   --session S       session the action belongs to (default $GATEHOUSE_SESSION)
@@ -122,7 +131,7 @@ func runRun(ctx context.Context, c *command, e *Env, args []string) int {
 	// command's process group and journals it as interrupted.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	a, err := e.client().Run(ctx, req, e.Stdout, e.Stderr, nil)
+	a, err := runAndWait(ctx, e, req)
 	if err != nil {
 		fmt.Fprintln(e.Stderr, errorLine(err))
 		if ctx.Err() != nil {
@@ -136,12 +145,72 @@ func runRun(ctx context.Context, c *command, e *Env, args []string) int {
 	return exitStatus(e, a)
 }
 
+// reattachFor bounds how long gatehouse run keeps trying to get back to a
+// pending action when the gateway is gone (restarting).
+const reattachFor = 10 * time.Minute
+
+// runAndWait runs req and, if it waits for review, keeps waiting: when the
+// connection breaks (the daemon restarts) it attaches to the pending
+// action again until it is decided.
+func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse.Action, error) {
+	cl := e.client()
+	var told string
+	hooks := httpapi.Hooks{Pending: func(a *gatehouse.Action) {
+		if told == a.ID {
+			return
+		}
+		told = a.ID
+		fmt.Fprintf(e.Stderr, "gatehouse: action %s waits for approval by %s (rule %q: %s); approve with: gatehouse approve %s\n",
+			a.ID, approvers(a), a.Decision.Rule, oneLine(a.Decision.Reason), a.ID)
+	}}
+	a, err := cl.Run(ctx, req, e.Stdout, e.Stderr, hooks)
+	if err == nil || a == nil || a.Status != gatehouse.StatusPending {
+		return a, err
+	}
+	id := a.ID
+	deadline := time.Now().Add(reattachFor)
+	backoff := 100 * time.Millisecond
+	said := false
+	for {
+		code := gatehouse.ErrorCode(err)
+		if ctx.Err() != nil || (code != gatehouse.EUNAVAILABLE && code != gatehouse.ECONFLICT) || time.Now().After(deadline) {
+			return a, err
+		}
+		if !said {
+			fmt.Fprintf(e.Stderr, "gatehouse: the wait for action %s was cut off (%s); reconnecting\n", id, oneLine(gatehouse.ErrorMessage(err)))
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return a, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		var next *gatehouse.Action
+		next, err = cl.Attach(ctx, id, req, e.Stdout, e.Stderr, hooks)
+		if next != nil {
+			a = next
+		}
+		if err == nil {
+			return a, nil
+		}
+	}
+}
+
+func approvers(a *gatehouse.Action) string {
+	n := a.ApprovalsNeeded()
+	if n == 1 {
+		return "a reviewer"
+	}
+	return fmt.Sprintf("%d reviewers", n)
+}
+
 // exitStatus maps a finished action to gatehouse run's exit status, and
 // says on stderr why when the gateway, not the command, ended it.
 func exitStatus(e *Env, a *gatehouse.Action) int {
 	switch {
 	case a.Status == gatehouse.StatusDenied:
-		fmt.Fprintf(e.Stderr, "gatehouse: refused by rule %q: %s (action %s)\n", a.Decision.Rule, oneLine(a.Decision.Reason), a.ID)
+		fmt.Fprintf(e.Stderr, "gatehouse: %s (action %s)\n", oneLine(a.Error), a.ID)
 		return exitRefused
 	case a.Error != "":
 		fmt.Fprintf(e.Stderr, "gatehouse: %s (action %s)\n", oneLine(a.Error), a.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -18,15 +19,23 @@ var serveCmd = &command{
 
 Starts the daemon: the HTTP API, the journal (SQLite in the state directory)
 and the executor. The first start creates the state directory (mode 0700),
-the database and the admin token (admin.token, mode 0600). Actions that a
-previous daemon left running are closed as interrupted. SIGINT or SIGTERM
-stop it cleanly: running actions are interrupted and recorded.
+the database, the admin token (admin.token, mode 0600) and the default
+policy (policy.yaml). Actions that a previous daemon left running are
+closed as interrupted; actions waiting for approval stay pending. SIGINT or
+SIGTERM stop it cleanly: running actions are interrupted and recorded.
+SIGHUP reloads the policy.
 
 Flags:
   --listen ADDR           address of the API (default 127.0.0.1:7780)
   --state DIR             state directory (default $GATEHOUSE_STATE, else
                           $XDG_STATE_HOME/gatehouse, else ~/.local/state/gatehouse)
   --store FILE            SQLite database file (default STATE/gatehouse.db)
+  --policy FILE           policy file (default STATE/policy.yaml, written with the
+                          default policy on first start); reloaded when it changes
+                          and on SIGHUP
+  --webhook URL           POST a signed JSON notification here for each pending approval
+  --webhook-secret-file F HMAC-SHA256 key for the webhook's X-Gatehouse-Signature
+  --slack-webhook URL     post pending approvals to this Slack incoming webhook
   --output-cap BYTES      bytes of stdout and of stderr kept per action (default 65536)
   --env-pass LIST         comma-separated daemon variables passed to every command
                           (default PATH,HOME,USER,LOGNAME,LANG,LC_ALL,TZ,TMPDIR)
@@ -46,6 +55,10 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "")
 	fs.StringVar(&cfg.StateDir, "state", daemon.StateDir(e.Getenv), "")
 	fs.StringVar(&cfg.Store, "store", "", "")
+	fs.StringVar(&cfg.Policy, "policy", "", "")
+	fs.StringVar(&cfg.Webhook, "webhook", "", "")
+	secretFile := fs.String("webhook-secret-file", "", "")
+	fs.StringVar(&cfg.Slack, "slack-webhook", "", "")
 	fs.IntVar(&cfg.OutputCap, "output-cap", cfg.OutputCap, "")
 	envPass := fs.String("env-pass", strings.Join(cfg.EnvPass, ","), "")
 	envAllow := fs.String("env-allow", strings.Join(cfg.EnvAllow, ","), "")
@@ -61,6 +74,14 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 		return usageError(c, e, "unexpected argument %q", pos[0])
 	}
 	cfg.EnvPass, cfg.EnvAllow = splitList(*envPass), splitList(*envAllow)
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			fmt.Fprintln(e.Stderr, errorLine(err))
+			return exitFailure
+		}
+		cfg.WebhookSecret = strings.TrimSpace(string(b))
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usageError(c, e, "invalid log level %q", *level)
@@ -74,6 +95,14 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 		fmt.Fprintln(e.Stderr, errorLine(err))
 		return exitFailure
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = d.ReloadPolicy(ctx, "SIGHUP") // a broken file is logged; the policy in force stays
+		}
+	}()
 	if err := d.Wait(ctx); err != nil {
 		log.Error("shutdown", "err", err)
 		return exitFailure

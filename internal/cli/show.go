@@ -15,9 +15,11 @@ var showCmd = &command{
 	help: `Usage: gatehouse show ID [-o text|json]
 
 Prints everything the journal holds about one action: who asked (agent,
-session, model, intent), what (argv, command, cwd, system), the decision,
-the status, exit code or signal, times, the output kept and the size and
-SHA-256 of each full stream, the trace id and the journal sequence numbers.
+session, model, intent), what (argv, command, cwd, system), the decision
+with its rule, policy revision and the analysis it was made on, the
+reviews, the status, exit code or signal, times, the output kept and the
+size and SHA-256 of each full stream, the trace id and the journal sequence
+numbers.
 
 Flags:
   -o FORMAT   text (default) or json
@@ -77,6 +79,29 @@ func writeAction(e *Env, a *gatehouse.Action) {
 		field("env", strings.Join(a.EnvNames, " "))
 	}
 	field("decision", fmt.Sprintf("%s by rule %q: %s", a.Decision.Effect, a.Decision.Rule, a.Decision.Reason))
+	field("policy", a.Decision.Policy)
+	if an := a.Analysis; an != nil {
+		field("analysis", fmt.Sprintf("%s, risk %d", an.Class, an.Risk))
+		for _, r := range an.Reasons {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+		if len(an.Targets) > 0 {
+			field("targets", strings.Join(an.Targets, " "))
+		}
+	}
+	if a.Decision.Effect == gatehouse.EffectReview {
+		field("approvals", fmt.Sprintf("%d of %d", a.Approved(), a.ApprovalsNeeded()))
+	}
+	for _, r := range a.Reviews {
+		line := fmt.Sprintf("%s by %s at %s", r.Verdict, r.By, r.Time.UTC().Format(time.RFC3339))
+		if r.Reason != "" {
+			line += ": " + r.Reason
+		}
+		if r.Learned != "" {
+			line += " (learned rule " + r.Learned + ")"
+		}
+		field("review", line)
+	}
 	field("status", string(a.Status))
 	field("error", a.Error)
 	field("exit", exitText(a))

@@ -52,7 +52,7 @@ func startDaemon(tb testing.TB) (*daemon.Daemon, *httpapi.Client) {
 }
 
 func runTrue(tb testing.TB, c *httpapi.Client, dir string) {
-	a, err := c.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard, nil)
+	a, err := c.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard, httpapi.Hooks{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,14 +25,101 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/shell"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 )
+
+// analyzers are the shell analysis the policy decides on.
+var analyzers = gateway.Analyzers{Shell: shell.Analyze, Argv: shell.AnalyzeArgv}
+
+// loadPolicy loads the policy file, writing the default policy first if the
+// file is the default one and does not exist yet. A broken policy stops the
+// start: the gateway does not run without a policy it can read.
+func loadPolicy(cfg *Config) (*policy.Policy, error) {
+	if cfg.Policy == "" {
+		cfg.Policy = filepath.Join(cfg.StateDir, PolicyFile)
+		if _, err := os.Stat(cfg.Policy); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(cfg.Policy, policy.DefaultPolicy(), 0o600); err != nil {
+				return nil, fmt.Errorf("writing the default policy: %w", err)
+			}
+		}
+	}
+	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell})
+}
+
+// PolicyFile is the policy's file name in the state directory.
+const PolicyFile = "policy.yaml"
+
+func notifiers(cfg *Config, log *slog.Logger) notify.Notifier {
+	var m notify.Multi
+	opts := notify.Options{Logger: log}
+	if cfg.Webhook != "" {
+		m = append(m, notify.NewWebhook(cfg.Webhook, cfg.WebhookSecret, opts))
+	}
+	if cfg.Slack != "" {
+		m = append(m, notify.NewSlack(cfg.Slack, opts))
+	}
+	if len(m) == 0 {
+		return notify.Discard
+	}
+	return m
+}
+
+var adminPrincipal = gatehouse.Principal{Name: "admin", Role: gatehouse.RoleAdmin}
+
+// ReloadPolicy loads the policy file again (on SIGHUP).
+func (d *Daemon) ReloadPolicy(ctx context.Context, by string) error {
+	_, err := d.gw.ReloadPolicy(ctx, adminPrincipal, by)
+	return err
+}
+
+// watchPolicy reloads the policy when its file changes. It polls: a rename
+// over the file (how editors save) is seen as surely as a write, and there
+// is nothing to install.
+func (d *Daemon) watchPolicy(stop chan struct{}) {
+	stamp := func() string {
+		fi, err := os.Stat(d.cfg.Policy)
+		if err != nil {
+			return "missing"
+		}
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size(), ino)
+	}
+	last := stamp()
+	t := time.NewTicker(PolicyPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if now := stamp(); now != last {
+			last = now
+			_ = d.ReloadPolicy(context.Background(), "file change") // a broken file is logged; the policy in force stays
+		}
+	}
+}
+
+// PolicyPoll is how often the daemon looks at the policy file.
+var PolicyPoll = time.Second
 
 // Config is the daemon's configuration. Start from DefaultConfig.
 type Config struct {
 	Listen   string // host:port of the API
 	StateDir string // holds gatehouse.db, admin.token and the lock
 	Store    string // the SQLite database file; default StateDir/gatehouse.db
+	Policy   string // the policy file; default StateDir/policy.yaml, written on first start
+
+	// Notifications of pending approvals.
+	Webhook       string // generic JSON webhook URL
+	WebhookSecret string // HMAC-SHA256 key for its signature (read from a file by the CLI)
+	Slack         string // Slack incoming-webhook URL
 
 	OutputCap      int           // bytes of stdout and of stderr kept per action
 	EnvPass        []string      // daemon environment variables passed to every command
@@ -115,6 +203,8 @@ func ReadAdminToken(dir string) (string, error) {
 type Daemon struct {
 	cfg    Config
 	log    *slog.Logger
+	notify notify.Notifier
+	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
 	store  *sqlite.Store
 	gw     *gateway.Gateway
@@ -153,14 +243,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
+	pol, err := loadPolicy(&d.cfg)
+	if err != nil {
+		return nil, err
+	}
 	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap})
+	learned := policy.NewLearned()
+	decider := gateway.NewPolicyDecider(pol, learned, analyzers, nil)
+	d.notify = notifiers(&cfg, log)
 	d.gw = gateway.New(d.store, exec, gateway.Config{
 		BaseEnv: passEnv(cfg.EnvPass), EnvAllow: cfg.EnvAllow,
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
-	}, gateway.Options{Logger: log, AdminToken: admin})
+	}, gateway.Options{
+		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
+		Policy: &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+	})
 
 	host, _ := os.Hostname()
 	n, err := d.gw.Recover(ctx, gatehouse.DaemonStarted{Version: Version(), PID: os.Getpid(), Host: host})
@@ -170,6 +270,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if n > 0 {
 		log.Warn("closed actions left running by the previous daemon as interrupted", "count", n)
 	}
+	if err := d.gw.AnnouncePolicy(ctx, "start"); err != nil {
+		return nil, err
+	}
+	d.watch = make(chan struct{})
+	go d.watchPolicy(d.watch)
 
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
@@ -207,6 +312,10 @@ func (d *Daemon) Wait(ctx context.Context) error {
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.api.SetReady(false)
 	d.log.Info("shutting down")
+	if d.watch != nil {
+		close(d.watch)
+		d.watch = nil
+	}
 	// Interrupt the actions first: their streaming responses would keep
 	// http.Server.Shutdown waiting for as long as they run.
 	gerr := d.gw.Shutdown(ctx)
@@ -214,7 +323,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if errors.Is(serr, http.ErrServerClosed) {
 		serr = nil
 	}
-	err := errors.Join(gerr, serr, d.release())
+	nerr := d.notify.Close(ctx)
+	err := errors.Join(gerr, serr, nerr, d.release())
 	if err == nil {
 		d.log.Info("stopped")
 	}

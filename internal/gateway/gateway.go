@@ -56,6 +56,7 @@ type Gateway struct {
 	allow     map[string]bool
 	learned   *policy.Learned
 	notifier  notify.Notifier
+	pf        *PolicyFile
 	rv        reviews
 
 	mu       sync.Mutex
@@ -77,6 +78,9 @@ type Options struct {
 	Learned *policy.Learned
 	// Notifier is told about pending approvals (notify.Discard).
 	Notifier notify.Notifier
+	// Policy is where the policy comes from, for reloads, tests and
+	// replays. Nil: the gateway has no policy file (tests).
+	Policy *PolicyFile
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
 }
@@ -103,7 +107,7 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
-		learned: opts.Learned, notifier: opts.Notifier,
+		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy,
 		rv: reviews{waiters: map[string]*waiter{}},
 	}
 }

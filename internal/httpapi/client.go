@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
 // Client talks to a Gatehouse daemon. Its methods return *gatehouse.Error
@@ -42,22 +43,92 @@ func (c *Client) Health(ctx context.Context) error {
 
 // AddAgent registers an agent and returns its token.
 func (c *Client) AddAgent(ctx context.Context, name string) (*AgentToken, error) {
+	return c.AddIdentity(ctx, name, gatehouse.RoleAgent)
+}
+
+// AddIdentity registers an agent or a reviewer and returns its token.
+func (c *Client) AddIdentity(ctx context.Context, name string, role gatehouse.Role) (*AgentToken, error) {
 	var out AgentToken
-	if err := c.call(ctx, http.MethodPost, "/v1/agents", addAgentRequest{Name: name}, &out); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/agents", addAgentRequest{Name: name, Role: role}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-// Agents lists the registered agents.
+// Agents lists the registered agents and reviewers.
 func (c *Client) Agents(ctx context.Context) ([]*gatehouse.Agent, error) {
+	return c.Identities(ctx, "")
+}
+
+// Identities lists the registered identities of a role ("" for all).
+func (c *Client) Identities(ctx context.Context, role gatehouse.Role) ([]*gatehouse.Agent, error) {
+	path := "/v1/agents"
+	if role != "" {
+		path += "?role=" + url.QueryEscape(string(role))
+	}
 	var out []*gatehouse.Agent
-	return out, c.call(ctx, http.MethodGet, "/v1/agents", nil, &out)
+	return out, c.call(ctx, http.MethodGet, path, nil, &out)
 }
 
 // RevokeAgent revokes an agent's token.
 func (c *Client) RevokeAgent(ctx context.Context, name string) error {
-	return c.call(ctx, http.MethodDelete, "/v1/agents/"+url.PathEscape(name), nil, nil)
+	return c.RevokeIdentity(ctx, name, gatehouse.RoleAgent)
+}
+
+// RevokeIdentity revokes the token of an agent or reviewer.
+func (c *Client) RevokeIdentity(ctx context.Context, name string, role gatehouse.Role) error {
+	return c.call(ctx, http.MethodDelete, "/v1/agents/"+url.PathEscape(name)+"?role="+url.QueryEscape(string(role)), nil, nil)
+}
+
+// Pending lists the actions waiting for review.
+func (c *Client) Pending(ctx context.Context) ([]*gatehouse.Action, error) {
+	var out []*gatehouse.Action
+	return out, c.call(ctx, http.MethodGet, "/v1/pending", nil, &out)
+}
+
+// Review approves or denies a pending action (verdict "approve" or
+// "deny").
+func (c *Client) Review(ctx context.Context, id, verdict string, req ReviewRequest) (*gatehouse.Action, error) {
+	var out gatehouse.Action
+	if err := c.call(ctx, http.MethodPost, "/v1/actions/"+url.PathEscape(id)+"/"+verdict, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// LearnedRules lists the learned rules in force.
+func (c *Client) LearnedRules(ctx context.Context) ([]policy.LearnedRule, error) {
+	var out []policy.LearnedRule
+	return out, c.call(ctx, http.MethodGet, "/v1/rules", nil, &out)
+}
+
+// RemoveLearnedRule revokes a learned rule.
+func (c *Client) RemoveLearnedRule(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/rules/"+url.PathEscape(id), nil, nil)
+}
+
+// Policy describes the policy in force.
+func (c *Client) Policy(ctx context.Context) (*gateway.PolicyInfo, error) {
+	var out gateway.PolicyInfo
+	return &out, c.call(ctx, http.MethodGet, "/v1/policy", nil, &out)
+}
+
+// ReloadPolicy makes the daemon load its policy file again.
+func (c *Client) ReloadPolicy(ctx context.Context) (*gateway.PolicyInfo, error) {
+	var out gateway.PolicyInfo
+	return &out, c.call(ctx, http.MethodPost, "/v1/policy/reload", nil, &out)
+}
+
+// TestPolicy asks how the policy in force decides req, without running it.
+func (c *Client) TestPolicy(ctx context.Context, req gateway.PolicyTestRequest) (*gateway.PolicyTestResult, error) {
+	var out gateway.PolicyTestResult
+	return &out, c.call(ctx, http.MethodPost, "/v1/policy/test", req, &out)
+}
+
+// ReplayPolicy decides the recorded history again by a candidate policy.
+func (c *Client) ReplayPolicy(ctx context.Context, req ReplayRequest) (*gateway.ReplayReport, error) {
+	var out gateway.ReplayReport
+	return &out, c.call(ctx, http.MethodPost, "/v1/policy/replay", req, &out)
 }
 
 // Actions queries actions. The query's keys are those of GET /v1/actions
@@ -95,8 +166,24 @@ func (c *Client) Verify(ctx context.Context) (*gatehouse.VerifyReport, error) {
 // is journaled and its process is about to start. It returns the finished
 // action. If the stream breaks before the end, it returns EUNAVAILABLE and
 // the action as far as it was known.
-func (c *Client) Run(ctx context.Context, req gateway.RunRequest, stdout, stderr io.Writer, started func(*gatehouse.Action)) (*gatehouse.Action, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/run", req)
+func (c *Client) Run(ctx context.Context, req gateway.RunRequest, stdout, stderr io.Writer, hooks Hooks) (*gatehouse.Action, error) {
+	return c.stream(ctx, "/v1/run", req, stdout, stderr, hooks)
+}
+
+// Hooks are told a run's progress. Nil fields are skipped.
+type Hooks struct {
+	Pending func(*gatehouse.Action) // the action waits for review
+	Started func(*gatehouse.Action) // the action is journaled and about to start
+}
+
+// Attach resumes waiting for a pending action, with the original request,
+// and streams it as Run does.
+func (c *Client) Attach(ctx context.Context, id string, req gateway.RunRequest, stdout, stderr io.Writer, hooks Hooks) (*gatehouse.Action, error) {
+	return c.stream(ctx, "/v1/actions/"+url.PathEscape(id)+"/attach", req, stdout, stderr, hooks)
+}
+
+func (c *Client) stream(ctx context.Context, path string, req gateway.RunRequest, stdout, stderr io.Writer, hooks Hooks) (*gatehouse.Action, error) {
+	resp, err := c.do(ctx, http.MethodPost, path, req)
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +200,15 @@ func (c *Client) Run(ctx context.Context, req gateway.RunRequest, stdout, stderr
 			return last, gatehouse.WrapError(gatehouse.EUNAVAILABLE, "httpapi.Run", err, "malformed frame from the gateway")
 		}
 		switch f.Type {
+		case FramePending:
+			last = f.Action
+			if hooks.Pending != nil {
+				hooks.Pending(f.Action)
+			}
 		case FrameStarted:
 			last = f.Action
-			if started != nil {
-				started(f.Action)
+			if hooks.Started != nil {
+				hooks.Started(f.Action)
 			}
 		case FrameStdout:
 			_, _ = stdout.Write(f.Data)

@@ -38,6 +38,16 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
 	s.mux.HandleFunc("/v1/verify", s.authed(s.verify, http.MethodGet))
+	s.mux.HandleFunc("/v1/actions/{id}/attach", s.authed(s.attach, http.MethodPost))
+	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
+	s.mux.HandleFunc("/v1/actions/{id}/deny", s.authed(s.review(gatehouse.VerdictDeny), http.MethodPost))
+	s.mux.HandleFunc("/v1/pending", s.authed(s.pending, http.MethodGet))
+	s.mux.HandleFunc("/v1/rules", s.authed(s.rules, http.MethodGet))
+	s.mux.HandleFunc("/v1/rules/{id}", s.authed(s.rule, http.MethodDelete))
+	s.mux.HandleFunc("/v1/policy", s.authed(s.policy, http.MethodGet))
+	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
+	s.mux.HandleFunc("/v1/policy/test", s.authed(s.policyTest, http.MethodPost))
+	s.mux.HandleFunc("/v1/policy/replay", s.authed(s.policyReplay, http.MethodPost))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	})
@@ -89,15 +99,25 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
 	if r.Method == http.MethodGet {
-		if !s.noQuery(w, r) {
-			return
+		role := gatehouse.Role(r.URL.Query().Get("role"))
+		for k := range r.URL.Query() {
+			if k != "role" {
+				s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "unknown query parameter %q", k))
+				return
+			}
 		}
 		list, err := s.gw.Agents(r.Context(), p)
 		if err != nil {
 			s.error(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, nonNil(list))
+		out := []*gatehouse.Agent{}
+		for _, a := range list {
+			if role == "" || a.Role == role {
+				out = append(out, a)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	var req addAgentRequest
@@ -105,16 +125,23 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		s.error(w, r, err)
 		return
 	}
-	a, token, err := s.gw.AddAgent(r.Context(), p, req.Name)
+	if req.Role == "" {
+		req.Role = gatehouse.RoleAgent
+	}
+	a, token, err := s.gw.AddIdentity(r.Context(), p, req.Name, req.Role)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
+	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
 }
 
 func (s *Server) agent(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	if err := s.gw.RevokeAgent(r.Context(), p, r.PathValue("name")); err != nil {
+	role := gatehouse.Role(r.URL.Query().Get("role"))
+	if role == "" {
+		role = gatehouse.RoleAgent
+	}
+	if err := s.gw.RevokeIdentity(r.Context(), p, r.PathValue("name"), role); err != nil {
 		s.error(w, r, err)
 		return
 	}
@@ -201,6 +228,19 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+		return s.gw.Run(r.Context(), p, req, sink)
+	})
+}
+
+func (s *Server) attach(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+		return s.gw.Attach(r.Context(), p, r.PathValue("id"), req, sink)
+	})
+}
+
+// stream answers a run or attach request with NDJSON frames.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
 	var req gateway.RunRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
@@ -208,11 +248,12 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Princip
 	}
 	fw := &frameWriter{w: w}
 	sink := gateway.Sink{
+		Pending: func(a *gatehouse.Action) { fw.send(Frame{Type: FramePending, Action: a}) },
 		Started: func(a *gatehouse.Action) { fw.send(Frame{Type: FrameStarted, Action: a}) },
 		Stdout:  streamWriter{fw, FrameStdout},
 		Stderr:  streamWriter{fw, FrameStderr},
 	}
-	a, err := s.gw.Run(r.Context(), p, req, sink)
+	a, err := do(req, sink)
 	switch {
 	case err != nil && !fw.begun():
 		s.error(w, r, err)
@@ -222,6 +263,124 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Princip
 	default:
 		fw.send(Frame{Type: FrameFinished, Action: a})
 	}
+}
+
+func (s *Server) review(verdict string) handler {
+	return func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+		var req ReviewRequest
+		if err := decodeBody(w, r, &req); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		var rem *gateway.Remember
+		if req.Remember != nil {
+			ttl, err := time.ParseDuration(req.Remember.TTL)
+			if err != nil && req.Remember.TTL != "" {
+				s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "invalid ttl %q", req.Remember.TTL))
+				return
+			}
+			rem = &gateway.Remember{Match: req.Remember.Match, TTL: ttl, Scope: req.Remember.Scope, Pattern: req.Remember.Pattern}
+		}
+		a, err := s.gw.Review(r.Context(), p, r.PathValue("id"), verdict, req.Reason, rem)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	}
+}
+
+func (s *Server) pending(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	list, err := s.gw.Pending(r.Context(), p)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(list))
+}
+
+func (s *Server) rules(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	list, err := s.gw.LearnedRules(r.Context(), p)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(list))
+}
+
+func (s *Server) rule(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if err := s.gw.RemoveLearnedRule(r.Context(), p, r.PathValue("id")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) policy(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	info, err := s.gw.Policy(r.Context(), p)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	if _, err := s.gw.ReloadPolicy(r.Context(), p, p.Name); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	info, err := s.gw.Policy(r.Context(), p)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) policyTest(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	var req gateway.PolicyTestRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	res, err := s.gw.TestPolicy(r.Context(), p, req)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) policyReplay(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	var req ReplayRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	since, err := gatehouse.ParseTimeBound(req.Since, s.now())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	rep, err := s.gw.ReplayPolicy(r.Context(), p, []byte(req.Policy), since)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // frameWriter serialises frames from the executor's output goroutines and

@@ -19,6 +19,7 @@ type errorResponse struct {
 
 // Frame types of the POST /v1/run stream.
 const (
+	FramePending  = "pending"  // Action: the action waits for review (sent again on attach)
 	FrameStarted  = "started"  // Action: the action as journaled before its process started
 	FrameStdout   = "stdout"   // Data: a chunk of standard output
 	FrameStderr   = "stderr"   // Data: a chunk of standard error
@@ -36,13 +37,35 @@ type Frame struct {
 
 // AgentToken is the answer to POST /v1/agents: the token is shown once.
 type AgentToken struct {
-	Name      string `json:"name"`
-	Token     string `json:"token"`
-	CreatedAt string `json:"created_at"`
+	Name      string         `json:"name"`
+	Role      gatehouse.Role `json:"role"`
+	Token     string         `json:"token"`
+	CreatedAt string         `json:"created_at"`
 }
 
 type addAgentRequest struct {
-	Name string `json:"name"`
+	Name string         `json:"name"`
+	Role gatehouse.Role `json:"role,omitempty"` // agent (default) or reviewer
+}
+
+// ReviewRequest is the body of POST /v1/actions/{id}/approve and /deny.
+type ReviewRequest struct {
+	Reason   string        `json:"reason,omitempty"`
+	Remember *RememberWire `json:"remember,omitempty"`
+}
+
+// RememberWire asks an approval to add a learned rule.
+type RememberWire struct {
+	Match   string `json:"match"`           // exact, prefix or glob
+	TTL     string `json:"ttl"`             // a Go duration, e.g. 24h
+	Scope   string `json:"scope,omitempty"` // agent (default) or all
+	Pattern string `json:"pattern,omitempty"`
+}
+
+// ReplayRequest is the body of POST /v1/policy/replay.
+type ReplayRequest struct {
+	Policy string `json:"policy"` // the candidate policy's YAML
+	Since  string `json:"since"`  // a duration before now or an RFC 3339 time
 }
 
 // statusOf maps error codes to HTTP statuses: the one table.
