@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,7 @@ func TestScripts(t *testing.T) {
 			"perm":        cmdPerm,
 			"pidgone":     cmdPidGone,
 			"waitpending": cmdWaitPending,
+			"waitlog":     cmdWaitLog,
 		},
 	})
 }
@@ -67,12 +69,12 @@ type daemonProc struct {
 	done chan error
 }
 
-// gatehoused start [serve flags...] | stop | kill
+// gatehoused start [serve flags...] | stop | kill | hup
 //
 // start runs `gatehouse serve` as a child process on a free port with the
 // script's environment, waits for /healthz and sets GATEHOUSE_URL; its log
 // goes to $WORK/daemon.log. stop sends SIGTERM and requires a clean exit;
-// kill sends SIGKILL, as a crash would.
+// kill sends SIGKILL, as a crash would; hup sends SIGHUP.
 func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: gatehoused start|stop|kill")
@@ -174,8 +176,13 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		if args[0] == "stop" && (err != nil) != neg {
 			ts.Fatalf("daemon exit after SIGTERM: %v", err)
 		}
+	case "hup":
+		if d == nil {
+			ts.Fatalf("no daemon running")
+		}
+		ts.Check(d.cmd.Process.Signal(syscall.SIGHUP))
 	default:
-		ts.Fatalf("usage: gatehoused start|stop|kill")
+		ts.Fatalf("usage: gatehoused start|stop|kill|hup")
 	}
 }
 
@@ -383,5 +390,29 @@ func cmdWaitPending(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%d actions did not come to wait for review within 30s", n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitlog N REGEXP: wait (up to 30s) until daemon.log has at least N lines
+// matching REGEXP — how a script knows the daemon did something by itself
+// (reloaded its policy).
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitlog N REGEXP")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs("daemon.log"))
+		if len(re.FindAllIndex(b, -1)) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("daemon.log: fewer than %d lines matching %q within 30s", n, args[1])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

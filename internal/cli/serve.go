@@ -33,6 +33,8 @@ Flags:
   --policy FILE           policy file (default STATE/policy.yaml, written with the
                           default policy on first start); reloaded when it changes
                           and on SIGHUP
+  --policy-poll DUR       how often to look for changes of the policy file (default 1s;
+                          0 turns watching off)
   --webhook URL           POST a signed JSON notification here for each pending approval
   --webhook-secret-file F HMAC-SHA256 key for the webhook's X-Gatehouse-Signature
   --slack-webhook URL     post pending approvals to this Slack incoming webhook
@@ -56,6 +58,7 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.StringVar(&cfg.StateDir, "state", daemon.StateDir(e.Getenv), "")
 	fs.StringVar(&cfg.Store, "store", "", "")
 	fs.StringVar(&cfg.Policy, "policy", "", "")
+	fs.DurationVar(&cfg.PolicyPoll, "policy-poll", cfg.PolicyPoll, "")
 	fs.StringVar(&cfg.Webhook, "webhook", "", "")
 	secretFile := fs.String("webhook-secret-file", "", "")
 	fs.StringVar(&cfg.Slack, "slack-webhook", "", "")

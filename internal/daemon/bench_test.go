@@ -22,10 +22,19 @@ import (
 // in a temporary directory, and returns a client holding a new agent's
 // token.
 func startDaemon(tb testing.TB) (*daemon.Daemon, *httpapi.Client) {
+	return startDaemonPolicy(tb, "version: 1\ndefault: allow\n")
+}
+
+// startDaemonPolicy is startDaemon with the given policy file.
+func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *httpapi.Client) {
 	tb.Helper()
 	cfg := daemon.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StateDir = filepath.Join(tb.TempDir(), "state")
+	cfg.Policy = filepath.Join(tb.TempDir(), "policy.yaml")
+	if err := os.WriteFile(cfg.Policy, []byte(pol), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := daemon.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -49,6 +58,52 @@ func startDaemon(tb testing.TB) (*daemon.Daemon, *httpapi.Client) {
 		tb.Fatal(err)
 	}
 	return d, httpapi.NewClient(url, tok.Token)
+}
+
+// BenchmarkApprovalRoundTrip measures what a reviewer waits for after
+// approving: from the approve request (as gatehouse approve sends it) to
+// the waiting agent's command being journaled as started and its process
+// launched. Each iteration: an agent's run is held for review; once it is
+// pending, a reviewer approves it; the clock stops when the agent's client
+// receives the started frame.
+func BenchmarkApprovalRoundTrip(b *testing.B) {
+	d, agent := startDaemonPolicy(b, "version: 1\ndefault: review\napproval_timeout: 1h\n")
+	admin, _ := daemon.ReadAdminToken(filepath.Dir(d.Store()))
+	url := "http://" + d.Addr()
+	tok, err := httpapi.NewClient(url, admin).AddIdentity(context.Background(), "alice", gatehouse.RoleReviewer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reviewer := httpapi.NewClient(url, tok.Token)
+	dir := b.TempDir()
+	var rt []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		pending := make(chan string, 1)
+		started := make(chan time.Time, 1)
+		done := make(chan error, 1)
+		go func() {
+			_, err := agent.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard,
+				httpapi.Hooks{
+					Pending: func(a *gatehouse.Action) { pending <- a.ID },
+					Started: func(*gatehouse.Action) { started <- time.Now() },
+				})
+			done <- err
+		}()
+		id := <-pending
+		t0 := time.Now()
+		if _, err := reviewer.Review(context.Background(), id, gatehouse.VerdictApprove, httpapi.ReviewRequest{}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := <-started
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		rt = append(rt, t1.Sub(t0))
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(median(rt)), "approve-to-start-median-ms")
+	b.ReportMetric(0, "ns/op")
 }
 
 func runTrue(tb testing.TB, c *httpapi.Client, dir string) {

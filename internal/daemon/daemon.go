@@ -78,7 +78,7 @@ func (d *Daemon) ReloadPolicy(ctx context.Context, by string) error {
 // watchPolicy reloads the policy when its file changes. It polls: a rename
 // over the file (how editors save) is seen as surely as a write, and there
 // is nothing to install.
-func (d *Daemon) watchPolicy(stop chan struct{}) {
+func (d *Daemon) watchPolicy(stop chan struct{}, every time.Duration) {
 	stamp := func() string {
 		fi, err := os.Stat(d.cfg.Policy)
 		if err != nil {
@@ -91,7 +91,7 @@ func (d *Daemon) watchPolicy(stop chan struct{}) {
 		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size(), ino)
 	}
 	last := stamp()
-	t := time.NewTicker(PolicyPoll)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -106,15 +106,15 @@ func (d *Daemon) watchPolicy(stop chan struct{}) {
 	}
 }
 
-// PolicyPoll is how often the daemon looks at the policy file.
-var PolicyPoll = time.Second
-
 // Config is the daemon's configuration. Start from DefaultConfig.
 type Config struct {
 	Listen   string // host:port of the API
 	StateDir string // holds gatehouse.db, admin.token and the lock
 	Store    string // the SQLite database file; default StateDir/gatehouse.db
 	Policy   string // the policy file; default StateDir/policy.yaml, written on first start
+	// PolicyPoll is how often the daemon looks for changes of the policy
+	// file; 0 turns watching off (SIGHUP and policy reload still work).
+	PolicyPoll time.Duration
 
 	// Notifications of pending approvals.
 	Webhook       string // generic JSON webhook URL
@@ -135,11 +135,12 @@ const DefaultListen = "127.0.0.1:7780"
 // DefaultConfig returns the configuration of a plain `gatehouse serve`.
 func DefaultConfig() Config {
 	return Config{
-		Listen:    DefaultListen,
-		OutputCap: executor.DefaultConfig().OutputCap,
-		EnvPass:   []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
-		EnvAllow:  []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
-		KillGrace: 5 * time.Second,
+		Listen:     DefaultListen,
+		OutputCap:  executor.DefaultConfig().OutputCap,
+		EnvPass:    []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
+		EnvAllow:   []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
+		KillGrace:  5 * time.Second,
+		PolicyPoll: time.Second,
 	}
 }
 
@@ -157,6 +158,8 @@ func (c *Config) Validate() error {
 		return inv("kill-grace: negative")
 	case c.MaxTimeout < 0 || c.DefaultTimeout < 0:
 		return inv("timeouts: negative")
+	case c.PolicyPoll < 0:
+		return inv("policy-poll: negative")
 	case c.MaxTimeout > 0 && c.DefaultTimeout > c.MaxTimeout:
 		return inv("default-timeout: over max-timeout")
 	}
@@ -273,8 +276,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err := d.gw.AnnouncePolicy(ctx, "start"); err != nil {
 		return nil, err
 	}
-	d.watch = make(chan struct{})
-	go d.watchPolicy(d.watch)
+	if cfg.PolicyPoll > 0 {
+		d.watch = make(chan struct{})
+		go d.watchPolicy(d.watch, cfg.PolicyPoll)
+	}
 
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
@@ -291,6 +296,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
 	return d, nil
 }
+
+// Store returns the path of the journal's database file.
+func (d *Daemon) Store() string { return d.cfg.Store }
 
 // Addr returns the address the API listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
