@@ -68,6 +68,8 @@ type Review struct {
 	Verdict string    `json:"verdict"` // "approve" or "deny"
 	Reason  string    `json:"reason,omitempty"`
 	Learned string    `json:"learned,omitempty"`
+	// LatencyMS is how long the action had waited for this verdict.
+	LatencyMS int64 `json:"latency_ms"`
 }
 
 // DefaultDecision is the decision made for every action until policy

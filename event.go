@@ -157,6 +157,8 @@ type ActionReviewed struct {
 	Reason  string `json:"reason,omitempty"`
 	// Learned names the rule this approval added ("approve and remember").
 	Learned string `json:"learned,omitempty"`
+	// LatencyMS is how long the action had waited for this verdict.
+	LatencyMS int64 `json:"latency_ms"`
 }
 
 // Review verdicts.

@@ -60,7 +60,7 @@ func (a *Action) Apply(e Event) error {
 			return Errorf(EINVALID, "event %d: verdict %q", e.Seq, p.Verdict)
 		}
 		next.Reviews = append(append([]Review(nil), a.Reviews...),
-			Review{By: p.By, Time: e.Time, Verdict: p.Verdict, Reason: p.Reason, Learned: p.Learned})
+			Review{By: p.By, Time: e.Time, Verdict: p.Verdict, Reason: p.Reason, Learned: p.Learned, LatencyMS: p.LatencyMS})
 	case EventActionEscalated:
 		if a.Status != StatusPending || a.Decision.Effect != EffectReview || a.EscalatedUntil != nil {
 			return Errorf(ECONFLICT, "action %s cannot be escalated (status %s)", a.ID, a.Status)

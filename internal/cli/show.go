@@ -93,7 +93,8 @@ func writeAction(e *Env, a *gatehouse.Action) {
 		field("approvals", fmt.Sprintf("%d of %d", a.Approved(), a.ApprovalsNeeded()))
 	}
 	for _, r := range a.Reviews {
-		line := fmt.Sprintf("%s by %s at %s", r.Verdict, r.By, r.Time.UTC().Format(time.RFC3339))
+		line := fmt.Sprintf("%s by %s at %s, after %s", r.Verdict, r.By, r.Time.UTC().Format(time.RFC3339),
+			(time.Duration(r.LatencyMS) * time.Millisecond).String())
 		if r.Reason != "" {
 			line += ": " + r.Reason
 		}

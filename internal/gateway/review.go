@@ -232,7 +232,7 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 		}
 		evs = append(evs, ev)
 	}
-	rev := gatehouse.ActionReviewed{By: p.Name, Verdict: verdict, Reason: reason}
+	rev := gatehouse.ActionReviewed{By: p.Name, Verdict: verdict, Reason: reason, LatencyMS: now.Sub(a.Time).Milliseconds()}
 	if learned != nil {
 		rev.Learned = learned.ID
 	}
