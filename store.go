@@ -46,6 +46,12 @@ type Store interface {
 	// returns it.
 	Events(ctx context.Context, after int64, fn func(Event) error) error
 
+	// EventsOfType calls fn with each event of one of the given types, by
+	// Seq, exactly as stored. It serves the daemon's start, which rebuilds
+	// its control state (halts, learned rules) from a few kinds of event
+	// and must not read the whole journal to do so.
+	EventsOfType(ctx context.Context, types []EventType, fn func(Event) error) error
+
 	// ScanActions calls fn with every action of the projection, as Action
 	// and Actions would return it. It exists so that Verify can compare
 	// the projection with one rebuilt from the events.

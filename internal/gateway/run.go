@@ -550,7 +550,8 @@ func (g *Gateway) loadLearned(ctx context.Context) error {
 		return nil
 	}
 	now := g.now()
-	return g.store.Events(ctx, 0, func(e gatehouse.Event) error {
+	types := []gatehouse.EventType{gatehouse.EventRuleLearned, gatehouse.EventRuleRemoved}
+	return g.store.EventsOfType(ctx, types, func(e gatehouse.Event) error {
 		switch e.Type {
 		case gatehouse.EventRuleLearned:
 			var r gatehouse.RuleLearned

@@ -367,6 +367,44 @@ func (s *Store) Events(ctx context.Context, after int64, fn func(gatehouse.Event
 	return nil
 }
 
+// EventsOfType implements gatehouse.Store.
+func (s *Store) EventsOfType(ctx context.Context, types []gatehouse.EventType, fn func(gatehouse.Event) error) error {
+	if len(types) == 0 {
+		return nil
+	}
+	args := make([]any, len(types))
+	for i, t := range types {
+		args[i] = string(t)
+	}
+	q := "SELECT " + eventCols + " FROM events WHERE type IN (?" + strings.Repeat(",?", len(types)-1) + ") ORDER BY seq"
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return readErr(ctx, "sqlite.EventsOfType", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e    gatehouse.Event
+			t    int64
+			typ  string
+			data []byte
+		)
+		if err := rows.Scan(&e.Seq, &t, &typ, &e.Subject, &data, &e.PrevHash, &e.Hash); err != nil {
+			return readErr(ctx, "sqlite.EventsOfType", err)
+		}
+		e.Time = time.Unix(0, t).UTC()
+		e.Type = gatehouse.EventType(typ)
+		e.Data = data
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return readErr(ctx, "sqlite.EventsOfType", err)
+	}
+	return nil
+}
+
 // nanos converts a filter bound to Unix nanoseconds, clamping times that
 // int64 nanoseconds cannot hold (which UnixNano leaves undefined).
 func nanos(t time.Time) int64 {
