@@ -23,6 +23,8 @@ const (
 	EventRuleLearned     EventType = "rule.learned"     // data: RuleLearned
 	EventRuleRemoved     EventType = "rule.removed"     // data: RuleRemoved
 	EventPolicyLoaded    EventType = "policy.loaded"    // data: PolicyLoaded
+	EventHaltIssued      EventType = "halt.issued"      // data: HaltIssued
+	EventHaltLifted      EventType = "halt.lifted"      // data: HaltLifted
 )
 
 // IsAction reports whether events of type t belong to the action named by

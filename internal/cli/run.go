@@ -216,6 +216,8 @@ func exitStatus(e *Env, a *gatehouse.Action) int {
 		fmt.Fprintf(e.Stderr, "gatehouse: %s (action %s)\n", oneLine(a.Error), a.ID)
 	}
 	switch {
+	case a.StartedAt == nil && a.ExitCode == nil:
+		return exitRefused // it never ran: a halt or a timeout cancelled it
 	case a.Signal != "":
 		if n := executor.SignalNumber(a.Signal); n > 0 {
 			return 128 + n

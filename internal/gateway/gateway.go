@@ -62,7 +62,10 @@ type Gateway struct {
 	mu       sync.Mutex
 	closing  bool
 	seq      uint64
-	running  map[uint64]context.CancelCauseFunc
+	running  map[uint64]context.CancelCauseFunc // every request, for shutdown
+	runs     map[string]runEntry                // started actions, for halts
+	hs       halts
+	tw       tripwires
 	inflight sync.WaitGroup
 }
 
@@ -108,7 +111,9 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
 		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy,
-		rv: reviews{waiters: map[string]*waiter{}},
+		rv:   reviews{waiters: map[string]*waiter{}},
+		runs: map[string]runEntry{},
+		hs:   halts{active: map[string]*gatehouse.Halt{}, timers: map[string]*time.Timer{}},
 	}
 }
 

@@ -153,15 +153,24 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	if err := g.validate(&req); err != nil {
 		return nil, err
 	}
-	runCtx, done, err := g.track(ctx)
+	runCtx, cancel, done, err := g.track(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	journalCtx := context.WithoutCancel(ctx)
 
+	// A halt refuses it; a pause holds it here until lifted.
+	h, passed, err := g.gate(runCtx, p.Name, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	defer passed() // if not called sooner, once journaled
 	now := g.now()
 	a := g.newAction(now, p, &req)
+	if h != nil {
+		return g.refuseHalted(journalCtx, a, h, passed)
+	}
 	v, err := g.decider.Decide(runCtx, a)
 	if err != nil {
 		return nil, err
@@ -180,15 +189,17 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	case gatehouse.EffectAllow, gatehouse.EffectReview:
 	default: // deny, or anything unknown: fail closed
 		fin := gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: fmt.Sprintf("refused by rule %q: %s", a.Decision.Rule, a.Decision.Reason)}
+		defer passed()
 		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
 	}
 
 	prep, fin := g.prepare(a, &req, sink)
 	if fin != nil {
+		defer passed()
 		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
 	}
 	if a.Decision.Effect == gatehouse.EffectAllow {
-		return g.start(runCtx, journalCtx, a, prep, sink, requested, decided)
+		return g.start(runCtx, cancel, journalCtx, a, prep, sink, passed, requested, decided)
 	}
 
 	// Review: the request and the decision are journaled; the action is
@@ -198,6 +209,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		g.log.Error("journal write failed; action not run", "action", a.ID, "err", err)
 		return nil, unavailable(err)
 	}
+	passed()
 	if a, err = project(&gatehouse.Action{}, linked); err != nil {
 		return nil, err
 	}
@@ -207,7 +219,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	g.rv.mu.Unlock()
 	g.log.Info("action waits for review", "action", a.ID, "agent", a.Agent, "rule", a.Decision.Rule)
 	g.notifyReview(notify.KindApprovalPending, a)
-	return g.await(runCtx, journalCtx, w, a, prep, sink)
+	return g.await(runCtx, cancel, journalCtx, w, a, prep, sink)
 }
 
 // Attach resumes waiting for a pending action whose wait was cut off — the
@@ -222,7 +234,7 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 	if err := g.validate(&req); err != nil {
 		return nil, err
 	}
-	runCtx, done, err := g.track(ctx)
+	runCtx, cancel, done, err := g.track(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -260,11 +272,11 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 		g.rv.mu.Unlock()
 		return g.store.Action(journalCtx, id)
 	}
-	return g.await(runCtx, journalCtx, w, a, prep, sink)
+	return g.await(runCtx, cancel, journalCtx, w, a, prep, sink)
 }
 
 // await waits for the review of a to end, then starts it if approved.
-func (g *Gateway) await(runCtx, journalCtx context.Context, w *waiter, a *gatehouse.Action, prep executor.Prepared, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, journalCtx context.Context, w *waiter, a *gatehouse.Action, prep executor.Prepared, sink Sink) (*gatehouse.Action, error) {
 	if sink.Pending != nil {
 		sink.Pending(a)
 	}
@@ -289,7 +301,7 @@ func (g *Gateway) await(runCtx, journalCtx context.Context, w *waiter, a *gateho
 	if !approved || cur.Status != gatehouse.StatusPending {
 		return cur, nil
 	}
-	return g.start(runCtx, journalCtx, cur, prep, sink)
+	return g.start(runCtx, cancel, journalCtx, cur, prep, sink, nil)
 }
 
 // prepare resolves a's program. If it cannot be run, it returns the end to
@@ -312,22 +324,57 @@ func (g *Gateway) prepare(a *gatehouse.Action, req *RunRequest, sink Sink) (exec
 }
 
 // start journals a's start — with before, the events not yet journaled,
-// in the same durable batch — then runs it and journals its end.
-func (g *Gateway) start(runCtx, journalCtx context.Context, a *gatehouse.Action, prep executor.Prepared, sink Sink, before ...gatehouse.Event) (*gatehouse.Action, error) {
-	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	if err != nil {
-		return nil, err
-	}
-	// Write-ahead: nothing starts unless the journal has it durably.
-	linked, err := g.store.Append(journalCtx, append(before, started)...)
-	if err != nil {
-		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
-		return nil, unavailable(err)
+// in the same durable batch — then runs it and journals its end. A halt in
+// force over a refuses it instead. passed, if not nil, is called once the
+// batch is journaled.
+func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, journalCtx context.Context, a *gatehouse.Action, prep executor.Prepared, sink Sink, passed func(), before ...gatehouse.Event) (*gatehouse.Action, error) {
+	if passed == nil {
+		passed = func() {}
 	}
 	base := a
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	// Under the halts' read lock: a halt issued from here on finds this
+	// action among the running and kills it; one issued before refuses it.
+	g.hs.mu.RLock()
+	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+		g.hs.mu.RUnlock()
+		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
+			gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		if err != nil {
+			return nil, err
+		}
+		linked, err := g.store.Append(journalCtx, append(before, end)...)
+		passed()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		return project(base, linked)
+	}
+	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
+	if err != nil {
+		g.hs.mu.RUnlock()
+		return nil, err
+	}
+	// Write-ahead: nothing starts unless the journal has it durably.
+	linked, err := g.store.Append(journalCtx, append(before, started)...)
+	if err != nil {
+		g.hs.mu.RUnlock()
+		passed()
+		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
+		return nil, unavailable(err)
+	}
+	g.mu.Lock()
+	g.runs[a.ID] = runEntry{agent: a.Agent, session: a.Session, cancel: cancel}
+	g.mu.Unlock()
+	g.hs.mu.RUnlock()
+	passed()
+	defer func() {
+		g.mu.Lock()
+		delete(g.runs, a.ID)
+		g.mu.Unlock()
+	}()
 	if a, err = project(base, linked); err != nil {
 		return nil, err
 	}
@@ -353,13 +400,14 @@ func project(a *gatehouse.Action, linked []gatehouse.Event) (*gatehouse.Action, 
 var errClientGone = errors.New("the client disconnected")
 
 // track registers a request with the shutdown machinery. The context it
-// returns ends when the client goes away (ctx) or the daemon stops; done
-// must be called when the request is over.
-func (g *Gateway) track(ctx context.Context) (context.Context, func(), error) {
+// returns ends when the client goes away (ctx), the daemon stops or a halt
+// kills it (cancel, with the halt as the cause); done must be called when
+// the request is over.
+func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCauseFunc, func(), error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closing {
-		return nil, nil, errShuttingDown
+		return nil, nil, nil, errShuttingDown
 	}
 	g.inflight.Add(1)
 	runCtx, cancel := context.WithCancelCause(context.Background())
@@ -367,7 +415,7 @@ func (g *Gateway) track(ctx context.Context) (context.Context, func(), error) {
 	g.seq++
 	key := g.seq
 	g.running[key] = cancel
-	return runCtx, func() {
+	return runCtx, cancel, func() {
 		stop()
 		g.mu.Lock()
 		delete(g.running, key)
@@ -531,6 +579,9 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 		g.log.Warn("closed an action left unfinished by the previous daemon", "action", a.ID, "agent", a.Agent)
 	}
 	if err := g.loadLearned(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.loadHalts(ctx); err != nil {
 		return 0, err
 	}
 	g.recoverPending(waiting)

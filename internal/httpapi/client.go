@@ -107,6 +107,24 @@ func (c *Client) RemoveLearnedRule(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodDelete, "/v1/rules/"+url.PathEscape(id), nil, nil)
 }
 
+// Halt puts a halt or a pause in force.
+func (c *Client) Halt(ctx context.Context, req gateway.HaltRequest) (*gatehouse.Halt, error) {
+	var out gatehouse.Halt
+	return &out, c.call(ctx, http.MethodPost, "/v1/halts", req, &out)
+}
+
+// Resume lifts the halts and pauses of a scope.
+func (c *Client) Resume(ctx context.Context, scope gatehouse.Scope) ([]*gatehouse.Halt, error) {
+	var out []*gatehouse.Halt
+	return out, c.call(ctx, http.MethodPost, "/v1/resume", ResumeRequest{Scope: scope}, &out)
+}
+
+// Status returns the halts, pauses, running actions and pending approvals.
+func (c *Client) Status(ctx context.Context) (*gateway.Status, error) {
+	var out gateway.Status
+	return &out, c.call(ctx, http.MethodGet, "/v1/status", nil, &out)
+}
+
 // Policy describes the policy in force.
 func (c *Client) Policy(ctx context.Context) (*gateway.PolicyInfo, error) {
 	var out gateway.PolicyInfo

@@ -44,6 +44,9 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/pending", s.authed(s.pending, http.MethodGet))
 	s.mux.HandleFunc("/v1/rules", s.authed(s.rules, http.MethodGet))
 	s.mux.HandleFunc("/v1/rules/{id}", s.authed(s.rule, http.MethodDelete))
+	s.mux.HandleFunc("/v1/halts", s.authed(s.halts, http.MethodGet, http.MethodPost))
+	s.mux.HandleFunc("/v1/resume", s.authed(s.resume, http.MethodPost))
+	s.mux.HandleFunc("/v1/status", s.authed(s.status, http.MethodGet))
 	s.mux.HandleFunc("/v1/policy", s.authed(s.policy, http.MethodGet))
 	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/test", s.authed(s.policyTest, http.MethodPost))
@@ -490,4 +493,56 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+func (s *Server) halts(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if r.Method == http.MethodGet {
+		if !s.noQuery(w, r) {
+			return
+		}
+		list, err := s.gw.Halts(r.Context(), p)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	var req gateway.HaltRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	h, err := s.gw.Halt(r.Context(), p, req)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, h)
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	var req ResumeRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	lifted, err := s.gw.Resume(r.Context(), p, req.Scope)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, lifted)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	st, err := s.gw.Status(r.Context(), p)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }

@@ -91,3 +91,8 @@ func statusOf(code string) int {
 
 // maxBody bounds every request body.
 const maxBody = 1 << 20
+
+// ResumeRequest is the body of POST /v1/resume.
+type ResumeRequest struct {
+	Scope gatehouse.Scope `json:"scope"`
+}
