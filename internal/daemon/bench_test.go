@@ -229,3 +229,57 @@ func BenchmarkRunConcurrent64(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "actions/s")
 }
+
+// BenchmarkHalt100 measures the kill switch: 100 actions run `sleep 300`
+// (each its own process); the clock starts when the halt request is sent
+// and stops when all 100 actions are journaled as ended — by then each
+// one's processes are gone and reaped (the executor returns only then).
+func BenchmarkHalt100(b *testing.B) {
+	d, agent := startDaemon(b)
+	admin, _ := daemon.ReadAdminToken(filepath.Dir(d.Store()))
+	op := httpapi.NewClient("http://"+d.Addr(), admin)
+	dir := b.TempDir()
+	var took []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		var started, ended sync.WaitGroup
+		var endedAt sync.Map
+		for i := range 100 {
+			started.Add(1)
+			ended.Add(1)
+			go func() {
+				defer ended.Done()
+				a, _ := agent.Run(context.Background(), gateway.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir},
+					io.Discard, io.Discard, httpapi.Hooks{Started: func(*gatehouse.Action) { started.Done() }})
+				endedAt.Store(i, time.Now())
+				if a == nil || a.Status != gatehouse.StatusInterrupted {
+					b.Errorf("action not interrupted: %+v", a)
+				}
+			}()
+		}
+		started.Wait()
+		b.StartTimer()
+		t0 := time.Now()
+		if _, err := op.Halt(context.Background(), gateway.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		ended.Wait()
+		var last time.Time
+		endedAt.Range(func(_, v any) bool {
+			if t := v.(time.Time); t.After(last) {
+				last = t
+			}
+			return true
+		})
+		took = append(took, last.Sub(t0))
+		b.StopTimer()
+		if _, err := op.Resume(context.Background(), gatehouse.Scope{All: true}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(median(took)), "halt-to-all-gone-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
