@@ -25,11 +25,11 @@ type fixture struct {
 	dir   string
 }
 
-func newFixture(t *testing.T, cfg gateway.Config) *fixture {
+func newFixture(t testing.TB, cfg gateway.Config) *fixture {
 	return newFixtureCap(t, cfg, 1024)
 }
 
-func newFixtureCap(t *testing.T, cfg gateway.Config, outputCap int) *fixture {
+func newFixtureCap(t testing.TB, cfg gateway.Config, outputCap int) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "gatehouse.db"))
