@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
+	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
 
 // analyzers are the shell analysis the policy decides on.
@@ -262,7 +263,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
-		Policy: &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Policy:    &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Tripwires: tripwire.NewMonitor(pol.Tripwires()),
 	})
 
 	host, _ := os.Hostname()

@@ -2,13 +2,18 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/shell"
 )
 
 // BenchmarkRunTrue is the gateway's own share of the overhead (no HTTP):
@@ -41,4 +46,49 @@ func BenchmarkRunTrue(b *testing.B) {
 func msMedian(d []time.Duration) float64 {
 	slices.Sort(d)
 	return float64(d[len(d)/2]) / float64(time.Millisecond)
+}
+
+// BenchmarkDecide10000Rules is what every action pays to be decided: the
+// shell analysis of a ~200-character pipeline plus the policy decision
+// against 10,000 rules (the matching one near the end), through the
+// daemon's PolicyDecider.
+func BenchmarkDecide10000Rules(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("version: 1\ndefault: review\nrules:\n")
+	for i := range 10000 {
+		fmt.Fprintf(&src, "  - id: r%d\n    effect: allow\n    reason: generated\n", i)
+		switch i % 5 {
+		case 0:
+			fmt.Fprintf(&src, "    command: {exact: \"tool%d --flag\"}\n", i)
+		case 1:
+			fmt.Fprintf(&src, "    command: {prefix: \"tool%d \"}\n", i)
+		case 2:
+			fmt.Fprintf(&src, "    command: {glob: \"tool%d * --out=*\"}\n", i)
+		case 3:
+			fmt.Fprintf(&src, "    command: {regex: \"^tool%d (a|b)\"}\n", i)
+		case 4:
+			fmt.Fprintf(&src, "    agent: [agent-%d]\n    system: [sys-%d]\n", i, i)
+		}
+	}
+	src.WriteString("  - id: the-one\n    effect: allow\n    reason: matches the pipeline\n    command: {prefix: \"cd /srv/app && git fetch\"}\n    max_class: write\n")
+	z := gateway.Analyzers{Shell: shell.Analyze, Argv: shell.AnalyzeArgv}
+	p, err := policy.Parse([]byte(src.String()), policy.Options{Analyze: z.Shell})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := gateway.NewPolicyDecider(p, policy.NewLearned(), z, nil)
+	a := &gatehouse.Action{ID: "x", Agent: "ci", Kind: gatehouse.KindShell, Shell: true, Cwd: "/srv/app",
+		Command: `cd /srv/app && git fetch origin && git log --oneline -5 | grep -v WIP | awk '{print $1}' | xargs -I{} git show --stat {} | tee /tmp/report.txt | wc -l`}
+	ctx := context.Background()
+	var took []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		v, _ := d.Decide(ctx, a)
+		took = append(took, time.Since(t0))
+		if v.Decision.Rule != "the-one" {
+			b.Fatalf("decided by %q: %s", v.Decision.Rule, v.Decision.Reason)
+		}
+	}
+	b.ReportMetric(float64(msMedian(took))*1000, "p50-µs")
 }

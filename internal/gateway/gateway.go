@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
 
 // Executor runs processes. *executor.Executor implements it.
@@ -65,7 +66,7 @@ type Gateway struct {
 	running  map[uint64]context.CancelCauseFunc // every request, for shutdown
 	runs     map[string]runEntry                // started actions, for halts
 	hs       halts
-	tw       tripwires
+	tw       *tripwire.Monitor
 	inflight sync.WaitGroup
 }
 
@@ -84,6 +85,8 @@ type Options struct {
 	// Policy is where the policy comes from, for reloads, tests and
 	// replays. Nil: the gateway has no policy file (tests).
 	Policy *PolicyFile
+	// Tripwires watches actions and fires halts and pauses; nil: none.
+	Tripwires *tripwire.Monitor
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
 }
@@ -110,7 +113,7 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
-		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy,
+		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
 		hs:   halts{active: map[string]*gatehouse.Halt{}, timers: map[string]*time.Timer{}},

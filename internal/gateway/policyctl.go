@@ -55,6 +55,7 @@ func (g *Gateway) ReloadPolicy(ctx context.Context, p gatehouse.Principal, by st
 		return nil, err
 	}
 	pf.Decider.Set(next)
+	g.setTripwires(next.Tripwires())
 	return next, nil
 }
 

@@ -140,13 +140,18 @@ func (g *Gateway) expire(id string) {
 // waiter. Callers hold g.rv.mu.
 func (g *Gateway) closePending(ctx context.Context, w *waiter, a *gatehouse.Action, fin gatehouse.ActionFinished) {
 	end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, fin)
+	var linked []gatehouse.Event
 	if err == nil {
-		_, err = g.store.Append(ctx, end)
+		linked, err = g.store.Append(ctx, end)
 	}
 	if err != nil {
 		g.log.Error("closing a pending action failed; retrying", "action", a.ID, "err", err)
 		g.arm(w, g.now().Add(time.Second))
 		return
+	}
+	if final, err := project(a, linked); err == nil {
+		// Outside rv.mu: a tripwire's halt takes it.
+		go g.observe(context.WithoutCancel(ctx), final)
 	}
 	g.unwatch(a.ID)
 	close(w.done)
@@ -274,6 +279,7 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 		g.unwatch(id)
 		close(w.done)
 		g.notifyResolved(id)
+		go g.observe(journalCtx, a) // outside rv.mu: a tripwire's halt takes it
 	case a.Approved() >= a.ApprovalsNeeded():
 		w.approved = true
 		close(w.done)

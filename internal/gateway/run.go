@@ -176,6 +176,11 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		return nil, err
 	}
 	a.Decision, a.Analysis = v.Decision, v.Analysis
+	// The tripwires see it now, before it runs: a halt it causes stops it.
+	g.observe(ctx, a)
+	if h := g.haltedNow(a.Agent, a.Session); h != nil {
+		return g.refuseHalted(journalCtx, a, h, passed)
+	}
 
 	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
 	if err != nil {
@@ -199,6 +204,9 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
 	}
 	if a.Decision.Effect == gatehouse.EffectAllow {
+		if err := g.speedBump(runCtx, a); err != nil {
+			return nil, err
+		}
 		return g.start(runCtx, cancel, journalCtx, a, prep, sink, passed, requested, decided)
 	}
 
@@ -531,7 +539,11 @@ func (g *Gateway) finishWithout(ctx context.Context, id string, fin gatehouse.Ac
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return project(&gatehouse.Action{}, linked)
+	a, err := project(&gatehouse.Action{}, linked)
+	if err == nil {
+		g.observe(ctx, a)
+	}
+	return a, err
 }
 
 // finish journals the end of a started action a.
@@ -545,7 +557,10 @@ func (g *Gateway) finish(ctx context.Context, a *gatehouse.Action, fin gatehouse
 		g.log.Error("journal: recording an action's end failed", "action", a.ID, "err", err)
 		return a, unavailable(err)
 	}
-	return project(a, linked)
+	if a, err = project(a, linked); err == nil {
+		g.observe(ctx, a)
+	}
+	return a, err
 }
 
 func unavailable(err error) error {
@@ -582,6 +597,9 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 		return 0, err
 	}
 	if err := g.loadHalts(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.seedSystems(ctx); err != nil {
 		return 0, err
 	}
 	g.recoverPending(waiting)

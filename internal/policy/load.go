@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
 
 // Built-in settings, used when the file does not set them.
@@ -315,9 +316,10 @@ type settings struct {
 	def       gatehouse.Effect
 	timeout   time.Duration
 	onTimeout string
+	tripwires tripwire.Config
 }
 
-var topFields = []string{"version", "default", "approval_timeout", "on_timeout", "rules"}
+var topFields = []string{"version", "default", "approval_timeout", "on_timeout", "tripwires", "rules"}
 
 var ruleFields = []string{
 	"id", "effect", "reason",
@@ -340,7 +342,7 @@ type parsed struct {
 
 // policy reads the whole document.
 func (l *loader) policy(root *yaml.Node) (settings, []parsed) {
-	set := settings{def: defaultEffect, timeout: defaultApprovalTimeout, onTimeout: defaultOnTimeout}
+	set := settings{def: defaultEffect, timeout: defaultApprovalTimeout, onTimeout: defaultOnTimeout, tripwires: tripwire.DefaultConfig()}
 	var rulesNode *yaml.Node
 	version := false
 	for _, f := range l.fields(root, "", "the policy", topFields) {
@@ -362,6 +364,8 @@ func (l *loader) policy(root *yaml.Node) (settings, []parsed) {
 			if s, ok := l.onTimeout(f, ""); ok {
 				set.onTimeout = s
 			}
+		case "tripwires":
+			l.tripwires(f.val, &set.tripwires)
 		case "rules":
 			switch f.val.Kind {
 			case yaml.SequenceNode:
@@ -396,6 +400,35 @@ func (l *loader) policy(root *yaml.Node) (settings, []parsed) {
 		}
 	}
 	return set, out
+}
+
+// tripwires decodes the tripwires: section onto the defaults in c and
+// validates it.
+func (l *loader) tripwires(n *yaml.Node, c *tripwire.Config) {
+	err := n.Decode(c)
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil {
+		return
+	}
+	msg := gatehouse.ErrorMessage(err)
+	if gatehouse.ErrorCode(err) == gatehouse.EINTERNAL {
+		msg = err.Error()
+	}
+	// The section's decoder names its own line ("line 14: …"); point there.
+	at := n
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(num); err == nil {
+				at, msg = &yaml.Node{Line: line, Column: 1}, tail
+			}
+		}
+	}
+	if !strings.HasPrefix(msg, "tripwires") {
+		msg = "tripwires: " + msg
+	}
+	l.addf(at, "", "%s", msg)
 }
 
 // rule reads one entry of the rules list. It returns nil if the entry is

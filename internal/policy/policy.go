@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
 
 // Analyzer returns the analysis of a shell command string. It is injected
@@ -111,6 +112,10 @@ func DefaultPolicy() []byte { return append([]byte(nil), defaultPolicy...) }
 
 // Revision is the hex SHA-256 of the policy's source bytes. It is
 // recorded with every decision, so a decision can be traced (and
+// Tripwires returns the tripwires: section: the defaults, with what the
+// file sets merged over them.
+func (p *Policy) Tripwires() tripwire.Config { return p.set.tripwires }
+
 // replayed) against the exact file that made it.
 func (p *Policy) Revision() string { return p.rev }
 
