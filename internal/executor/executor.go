@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -38,16 +40,29 @@ const (
 
 // Config configures an Executor.
 type Config struct {
-	// KillGrace is how long the process group has between SIGTERM and
-	// SIGKILL on timeout or cancellation. Default 5s.
+	// KillGrace is how long an action's processes have between SIGTERM
+	// and SIGKILL on timeout or cancellation. Default 5s.
 	KillGrace time.Duration
 	// OutputCap is how many bytes of each stream are kept in Result; the
 	// whole stream is still counted and hashed. Default 64 KiB.
 	OutputCap int
 	// DrainTimeout bounds how long Run keeps reading output after the
-	// leader has exited and its group has been killed, for pipes held open
-	// by processes that escaped the group. Default 1s.
+	// leader has exited and its processes have been killed, for pipes
+	// held open by processes that escaped (see the package doc). Default
+	// 1s.
 	DrainTimeout time.Duration
+	// CgroupParent is the directory of the cgroup v2 under which each
+	// action gets a cgroup of its own (created if missing, never
+	// removed). "" means gatehouse-PID under the daemon's own cgroup,
+	// created at the first Run and emptied after each action.
+	CgroupParent string
+	// DisableCgroup forgoes cgroups even where they are usable: actions
+	// are held by the environ marker (or only by their process group).
+	DisableCgroup bool
+	// Logger receives the one message saying why cgroups are not used
+	// (Info) and warnings about actions that could not be held as
+	// intended. nil means no logging.
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the configuration New uses for zero fields.
@@ -65,6 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("executor: OutputCap must not be negative, got %d", c.OutputCap)
 	case c.DrainTimeout < 0:
 		return fmt.Errorf("executor: DrainTimeout must not be negative, got %v", c.DrainTimeout)
+	case c.CgroupParent != "" && !filepath.IsAbs(c.CgroupParent):
+		return fmt.Errorf("executor: CgroupParent must be an absolute path, got %q", c.CgroupParent)
 	}
 	return nil
 }
@@ -72,6 +89,11 @@ func (c Config) Validate() error {
 // Executor runs commands. It is safe for concurrent use.
 type Executor struct {
 	cfg Config
+	log *slog.Logger
+
+	once   sync.Once // probe
+	mode   string    // ContainCgroup, ContainEnviron, ContainPgroup
+	cgroup *cgroupParent
 }
 
 // New returns an Executor configured by cfg; fields that are zero or
@@ -87,7 +109,22 @@ func New(cfg Config) *Executor {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = d.DrainTimeout
 	}
-	return &Executor{cfg: cfg}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Executor{cfg: cfg, log: log}
+}
+
+// Containment reports how the processes of the actions that e runs are
+// held, so that a kill reaches those that left the process group:
+// ContainCgroup, ContainEnviron or ContainPgroup (see the package doc).
+// The first call, or the first Run, probes the system; an action whose
+// cgroup cannot be made is held by the environ marker instead, and its
+// Result.Containment says so.
+func (e *Executor) Containment() string {
+	e.once.Do(e.probe)
+	return e.mode
 }
 
 // Spec is one process to run.
@@ -99,6 +136,8 @@ type Spec struct {
 	// Dir is the working directory; "" means the daemon's.
 	Dir string
 	// Env is the complete environment, KEY=VALUE; nothing is inherited.
+	// Under ContainEnviron the executor adds its marker,
+	// GATEHOUSE_EXEC_TOKEN.
 	Env []string
 	// Timeout ends the process (SIGTERM, then SIGKILL after KillGrace)
 	// if it runs longer. 0 means no timeout.
@@ -131,6 +170,9 @@ type Result struct {
 	// Duration is from just before the start to the leader's exit,
 	// measured on the monotonic clock.
 	Duration time.Duration
+	// Containment is how the action's processes were held:
+	// ContainCgroup, ContainEnviron or ContainPgroup; "" if none started.
+	Containment string
 	// Stdout and Stderr describe the output streams.
 	Stdout, Stderr Output
 }
@@ -227,18 +269,8 @@ func (e *Executor) Run(ctx context.Context, p Prepared) Result {
 		outW.Close()
 		return Result{ExitCode: ExitNotExecutable, Err: fmt.Errorf("executor: stderr pipe: %w", err)}
 	}
-	cmd := &exec.Cmd{
-		Path:        p.Path,
-		Args:        spec.Argv,
-		Env:         spec.Env,
-		Dir:         spec.Dir,
-		Stdout:      outW,
-		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
-
 	start := time.Now()
-	err = cmd.Start()
+	cmd, j, err := e.start(p, outW, errW)
 	// The child has its own copies; ours would keep the pipes from ever
 	// reaching end of file.
 	outW.Close()
@@ -249,6 +281,7 @@ func (e *Executor) Run(ctx context.Context, p Prepared) Result {
 		return startFailed(p, err)
 	}
 	pid := cmd.Process.Pid // also the pgid
+	r := Result{Containment: j.kind()}
 
 	stdout := newCapture(e.cfg.OutputCap, spec.Stdout)
 	stderr := newCapture(e.cfg.OutputCap, spec.Stderr)
@@ -264,7 +297,6 @@ func (e *Executor) Run(ctx context.Context, p Prepared) Result {
 	exited := make(chan exit, 1)
 	go func() { exited <- waitNoReap(pid) }()
 
-	var r Result
 	var timeoutC, graceC <-chan time.Time
 	if spec.Timeout > 0 {
 		t := time.NewTimer(spec.Timeout)
@@ -276,6 +308,7 @@ func (e *Executor) Run(ctx context.Context, p Prepared) Result {
 	terminate := func() {
 		signalGroup(pid, unix.SIGTERM)
 		signalGroup(pid, unix.SIGCONT)
+		j.signal(pid, unix.SIGTERM, unix.SIGCONT)
 		grace = time.NewTimer(e.cfg.KillGrace)
 		graceC = grace.C
 		done, timeoutC = nil, nil
@@ -296,6 +329,7 @@ wait:
 			terminate()
 		case <-graceC:
 			signalGroup(pid, unix.SIGKILL)
+			j.kill()
 			graceC = nil
 		}
 	}
@@ -306,6 +340,8 @@ wait:
 		// The leader is a zombie: pid is still ours, so is the group.
 		signalGroup(pid, unix.SIGKILL)
 	}
+	// What left the group: killed, and waited for, before Run returns.
+	j.finish()
 	// Reap the leader. No signal may be sent to pid after this.
 	werr := cmd.Wait()
 	if ex.err != nil {
@@ -330,7 +366,7 @@ wait:
 	select {
 	case <-drained:
 	case <-drain.C:
-		// Held open by a process outside the group: stop reading.
+		// Held open by a process that escaped: stop reading.
 		outR.Close()
 		errR.Close()
 		<-drained
@@ -341,6 +377,56 @@ wait:
 
 	r.Stdout, r.Stderr = stdout.output(), stderr.output()
 	return r
+}
+
+// start starts the process of p in a jail of e's containment. If that is
+// a cgroup and the start fails, it tries once more without one: what
+// failed may be the clone into the cgroup (a pids limit, a cgroup removed
+// under the daemon), and a failed exec has run nothing, so trying again
+// is harmless. An error is that of the last try.
+func (e *Executor) start(p Prepared, stdout, stderr *os.File) (*exec.Cmd, jail, error) {
+	mode := e.Containment()
+	var why error // why the action is not held as e.mode
+	for {
+		j, err := e.newJail(mode)
+		if err != nil {
+			why = err
+			mode = weaker(mode)
+			continue
+		}
+		cmd := &exec.Cmd{
+			Path:        p.Path,
+			Args:        p.spec.Argv,
+			Env:         p.spec.Env,
+			Dir:         p.spec.Dir,
+			Stdout:      stdout,
+			Stderr:      stderr,
+			SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		}
+		j.setup(cmd)
+		err = cmd.Start()
+		j.started()
+		if err == nil {
+			if mode != e.mode {
+				e.log.Warn("executor: action not held as intended", "containment", e.mode, "instead", mode, "err", why)
+			}
+			return cmd, j, nil
+		}
+		j.finish()
+		if mode != ContainCgroup {
+			return nil, nil, err
+		}
+		why = err
+		mode = weaker(mode)
+	}
+}
+
+// weaker is the containment to fall back to from mode.
+func weaker(mode string) string {
+	if mode == ContainCgroup {
+		return fallbackMode()
+	}
+	return ContainPgroup
 }
 
 type exit struct {
