@@ -254,7 +254,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
-	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap})
+	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap, Logger: log})
+	log.Info("process containment", "mode", exec.Containment())
 	learned := policy.NewLearned()
 	decider := gateway.NewPolicyDecider(pol, learned, analyzers, nil)
 	d.notify = notifiers(&cfg, log)

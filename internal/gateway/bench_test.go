@@ -92,3 +92,42 @@ func BenchmarkDecide10000Rules(b *testing.B) {
 	}
 	b.ReportMetric(float64(msMedian(took))*1000, "p50-µs")
 }
+
+// BenchmarkTripwireToHalt measures from a tripwire's threshold being
+// crossed to its halt being in force: each iteration a fresh agent's action
+// is denied once more than the denials tripwire allows (max 1 here), and
+// the clock runs from the start of the Run whose end crosses it to the
+// moment the halt refuses the agent's next action — the halt's journaling
+// and enforcement, measured from outside.
+func BenchmarkTripwireToHalt(b *testing.B) {
+	f, _ := reviewFixture(b, `version: 1
+default: deny
+tripwires:
+  denials: {max: 1, window: 1h, effect: halt}
+`)
+	ctx := context.Background()
+	req := gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}
+	var took []time.Duration
+	for i := range b.N {
+		_, tok, err := f.gw.AddAgent(ctx, f.admin, fmt.Sprintf("a%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		agent, _ := f.gw.Authenticate(ctx, tok)
+		if _, err := f.gw.Run(ctx, agent, req, gateway.Sink{}); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := f.gw.Run(ctx, agent, req, gateway.Sink{}); err != nil { // crosses: the halt follows its end
+			b.Fatal(err)
+		}
+		crossed := time.Since(t0)
+		hs, _ := f.gw.Halts(ctx, f.admin)
+		if len(hs) != i+1 {
+			b.Fatalf("%d halts in force, want %d", len(hs), i+1)
+		}
+		took = append(took, crossed)
+	}
+	b.ReportMetric(msMedian(took), "cross-to-halt-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
