@@ -46,6 +46,9 @@ var agentName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
 // ValidateAgentName returns EINVALID unless name is 1–63 letters, digits,
 // '.', '_' or '-', starting with a letter or digit.
 func ValidateAgentName(name string) error {
+	if name == "admin" {
+		return Errorf(EINVALID, `"admin" is the admin token's name; choose another`)
+	}
 	if !agentName.MatchString(name) {
 		return Errorf(EINVALID, "invalid agent name %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}

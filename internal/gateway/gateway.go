@@ -289,7 +289,7 @@ var errShuttingDown = gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the gateway is s
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
-	n := len(g.running)
+	n := len(g.runs)
 	for _, cancel := range g.running {
 		cancel(errDaemonStopping)
 	}
@@ -308,6 +308,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.unwatch(id)
 	}
 	g.rv.mu.Unlock()
+	g.hs.mu.Lock()
+	for id, t := range g.hs.timers {
+		t.Stop()
+		delete(g.hs.timers, id)
+	}
+	g.hs.mu.Unlock()
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n})
 	if err != nil {
 		return err
@@ -317,3 +323,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 var errDaemonStopping = errors.New("the daemon is stopping")
+
+func (g *Gateway) isClosing() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closing
+}

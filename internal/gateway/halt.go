@@ -74,11 +74,21 @@ func (g *Gateway) blockingLocked(agent, session string, now time.Time) *gatehous
 // before it is journaled.
 func (g *Gateway) gate(ctx context.Context, agent, session string) (*gatehouse.Halt, func(), error) {
 	for {
-		g.hs.mu.Lock()
+		g.hs.mu.RLock()
 		h := g.blockingLocked(agent, session, g.now())
 		if h == nil || h.Mode == gatehouse.ModeHalt {
-			g.hs.mu.Unlock()
+			if h != nil {
+				c := *h
+				h = &c
+			}
+			g.hs.mu.RUnlock()
 			return h, func() {}, nil
+		}
+		g.hs.mu.RUnlock()
+		g.hs.mu.Lock()
+		if h = g.blockingLocked(agent, session, g.now()); h == nil || h.Mode == gatehouse.ModeHalt {
+			g.hs.mu.Unlock()
+			continue // it changed meanwhile: decide again
 		}
 		hr := &heldRun{agent: agent, session: session, release: make(chan struct{}), passed: make(chan struct{})}
 		g.hs.held = append(g.hs.held, hr)
@@ -146,6 +156,9 @@ type HaltRequest struct {
 func (g *Gateway) Halt(ctx context.Context, p gatehouse.Principal, req HaltRequest) (*gatehouse.Halt, error) {
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not halt: it needs a reviewer or the admin token", p.Role, p.Name)
+	}
+	if g.isClosing() {
+		return nil, errShuttingDown
 	}
 	if req.Mode == "" {
 		req.Mode = gatehouse.ModeHalt
@@ -222,6 +235,8 @@ func (g *Gateway) issue(ctx context.Context, hi gatehouse.HaltIssued) (*gatehous
 	}
 	g.hs.active[h.ID] = h
 	g.armExpiry(h)
+	hc := *h // a copy: lift changes the one in force under the lock
+	h = &hc
 	g.hs.mu.Unlock()
 
 	// In force. Now stop what it covers.
@@ -230,17 +245,19 @@ func (g *Gateway) issue(ctx context.Context, hi gatehouse.HaltIssued) (*gatehous
 		r.cancel(cause)
 	}
 	if len(h.Cancelled) > 0 {
-		g.rv.mu.Lock()
-		for _, aid := range h.Cancelled {
-			w := g.rv.waiters[aid]
-			a, err := g.store.Action(ctx, aid)
-			if w == nil || err != nil || a.Status != gatehouse.StatusPending {
-				continue
+		func() {
+			g.rv.mu.Lock()
+			defer g.rv.mu.Unlock()
+			for _, aid := range h.Cancelled {
+				w := g.rv.waiters[aid]
+				a, err := g.store.Action(ctx, aid)
+				if w == nil || err != nil || a.Status != gatehouse.StatusPending {
+					continue
+				}
+				g.closePending(context.WithoutCancel(ctx), w, a, gatehouse.ActionFinished{
+					Status: gatehouse.StatusInterrupted, Error: "cancelled: " + cause.Error()})
 			}
-			g.closePending(context.WithoutCancel(ctx), w, a, gatehouse.ActionFinished{
-				Status: gatehouse.StatusInterrupted, Error: "cancelled: " + cause.Error()})
-		}
-		g.rv.mu.Unlock()
+		}()
 	}
 	g.log.Warn(string(h.Mode)+" in force", "halt", h.ID, "scope", h.Scope.String(), "by", h.By, "reason", h.Reason,
 		"killed", len(h.Killed), "cancelled", len(h.Cancelled))
@@ -280,6 +297,9 @@ func (g *Gateway) armExpiry(h *gatehouse.Halt) {
 func (g *Gateway) Resume(ctx context.Context, p gatehouse.Principal, scope gatehouse.Scope) ([]*gatehouse.Halt, error) {
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not resume: it needs a reviewer or the admin token", p.Role, p.Name)
+	}
+	if g.isClosing() {
+		return nil, errShuttingDown
 	}
 	if err := scope.Validate(); err != nil {
 		return nil, err

@@ -25,10 +25,21 @@ const DefaultApprovalTimeout = 60 * time.Second
 // it at start (Recover).
 type waiter struct {
 	id       string
-	done     chan struct{} // closed when the review is over: approved, denied or expired
-	approved bool          // set before done is closed
-	attached bool          // an agent's request is waiting on it
+	done     chan struct{} // closed (by release, once) when the review is over
+	approved bool          // set by release before done is closed
+	released bool
+	attached bool // an agent's request is waiting on it
 	timer    *time.Timer
+}
+
+// release ends the wait: approved, or not (denied, expired, cancelled).
+// Only the first call counts. Callers hold g.rv.mu.
+func (w *waiter) release(approved bool) {
+	if w.released {
+		return
+	}
+	w.released, w.approved = true, approved
+	close(w.done)
 }
 
 // reviews holds the waiters. Its mutex also serialises every change to a
@@ -59,8 +70,7 @@ func (g *Gateway) watch(a *gatehouse.Action) *waiter {
 	}
 	w := &waiter{id: a.ID, done: make(chan struct{})}
 	if a.Approved() >= a.ApprovalsNeeded() {
-		w.approved = true
-		close(w.done)
+		w.release(true)
 	}
 	g.rv.waiters[a.ID] = w
 	g.arm(w, g.deadline(a))
@@ -95,14 +105,21 @@ func (g *Gateway) expire(id string) {
 		return
 	}
 	a, err := g.store.Action(ctx, id)
-	if err != nil || a.Status != gatehouse.StatusPending {
+	if err != nil {
+		g.log.Error("reading a pending action failed; retrying", "action", id, "err", err)
+		g.arm(w, g.now().Add(time.Second))
+		return
+	}
+	if a.Status != gatehouse.StatusPending {
 		g.unwatch(id)
+		w.release(false)
 		return
 	}
 	now := g.now()
 	if a.Approved() >= a.ApprovalsNeeded() {
 		if w.attached {
-			return // it is starting
+			g.arm(w, now.Add(time.Second)) // it is starting; look again if it does not
+			return
 		}
 		g.closePending(ctx, w, a, gatehouse.ActionFinished{Status: gatehouse.StatusInterrupted,
 			Error: "interrupted: approved, but the agent did not come back to run it"})
@@ -154,7 +171,7 @@ func (g *Gateway) closePending(ctx context.Context, w *waiter, a *gatehouse.Acti
 		go g.observe(context.WithoutCancel(ctx), final)
 	}
 	g.unwatch(a.ID)
-	close(w.done)
+	w.release(false)
 	g.log.Info("pending action closed", "action", a.ID, "status", fin.Status, "reason", fin.Error)
 	g.notifyResolved(a.ID)
 }
@@ -195,6 +212,9 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 	}
 	if remember != nil && verdict != gatehouse.VerdictApprove {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "only an approval can be remembered")
+	}
+	if g.isClosing() {
+		return nil, errShuttingDown
 	}
 	journalCtx := context.WithoutCancel(ctx)
 	g.rv.mu.Lock()
@@ -277,12 +297,11 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 	switch {
 	case verdict == gatehouse.VerdictDeny:
 		g.unwatch(id)
-		close(w.done)
+		w.release(false)
 		g.notifyResolved(id)
 		go g.observe(journalCtx, a) // outside rv.mu: a tripwire's halt takes it
 	case a.Approved() >= a.ApprovalsNeeded():
-		w.approved = true
-		close(w.done)
+		w.release(true)
 		g.notifyResolved(id)
 	}
 	return a, nil

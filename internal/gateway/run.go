@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,7 +46,10 @@ type RunRequest struct {
 
 // Sink receives a run's progress: Pending if the action waits for review,
 // Started once its start is durably journaled and it is about to start,
-// then its output as it is produced.
+// then its output as it is produced. A write to Stdout or Stderr must not
+// block for ever — the executor waits for its output readers before the
+// action's end is journaled — so a sink fed by a network client bounds
+// each write (httpapi gives each frame a deadline).
 type Sink struct {
 	Pending        func(*gatehouse.Action)
 	Started        func(*gatehouse.Action)
@@ -176,10 +180,18 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		return nil, err
 	}
 	a.Decision, a.Analysis = v.Decision, v.Analysis
-	// The tripwires see it now, before it runs: a halt it causes stops it.
+	// The tripwires see it now, before it runs: a halt or pause it causes
+	// stops or holds it.
 	g.observe(ctx, a)
-	if h := g.haltedNow(a.Agent, a.Session); h != nil {
-		return g.refuseHalted(journalCtx, a, h, passed)
+	if h, passed2, err := g.gate(runCtx, a.Agent, a.Session); err != nil {
+		return nil, err
+	} else {
+		first := passed
+		passed = func() { first(); passed2() }
+		defer passed2()
+		if h != nil {
+			return g.refuseHalted(journalCtx, a, h, passed)
+		}
 	}
 
 	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
@@ -212,8 +224,17 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 
 	// Review: the request and the decision are journaled; the action is
 	// pending until enough reviewers approve, one denies, or time runs out.
+	// Its waiter exists before the journal has it, so that no review or
+	// halt can find the action without one.
+	g.rv.mu.Lock()
+	w := g.watch(a)
+	w.attached = true
+	g.rv.mu.Unlock()
 	linked, err := g.store.Append(journalCtx, requested, decided)
 	if err != nil {
+		g.rv.mu.Lock()
+		g.unwatch(a.ID)
+		g.rv.mu.Unlock()
 		g.log.Error("journal write failed; action not run", "action", a.ID, "err", err)
 		return nil, unavailable(err)
 	}
@@ -221,10 +242,6 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	if a, err = project(&gatehouse.Action{}, linked); err != nil {
 		return nil, err
 	}
-	g.rv.mu.Lock()
-	w := g.watch(a)
-	w.attached = true
-	g.rv.mu.Unlock()
 	g.log.Info("action waits for review", "action", a.ID, "agent", a.Agent, "rule", a.Decision.Rule)
 	g.notifyReview(notify.KindApprovalPending, a)
 	return g.await(runCtx, cancel, journalCtx, w, a, prep, sink)
@@ -309,7 +326,15 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 	if !approved || cur.Status != gatehouse.StatusPending {
 		return cur, nil
 	}
-	return g.start(runCtx, cancel, journalCtx, cur, prep, sink, nil)
+	a, err = g.start(runCtx, cancel, journalCtx, cur, prep, sink, nil)
+	if err != nil && a == nil {
+		// It did not start (the journal failed): it is still approved and
+		// pending, so give it a waiter and a deadline again.
+		g.rv.mu.Lock()
+		g.watch(cur)
+		g.rv.mu.Unlock()
+	}
+	return a, err
 }
 
 // prepare resolves a's program. If it cannot be run, it returns the end to
@@ -344,8 +369,25 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		base = &gatehouse.Action{}
 	}
 	// Under the halts' read lock: a halt issued from here on finds this
-	// action among the running and kills it; one issued before refuses it.
+	// action among the running and kills it; one issued before refuses it;
+	// a pause holds it.
 	g.hs.mu.RLock()
+	for {
+		h := g.blockingLocked(a.Agent, a.Session, g.now())
+		if h == nil || h.Mode == gatehouse.ModeHalt {
+			break
+		}
+		g.hs.mu.RUnlock()
+		_, held, err := g.gate(runCtx, a.Agent, a.Session)
+		if held != nil {
+			held()
+		}
+		if err != nil {
+			passed()
+			return nil, err
+		}
+		g.hs.mu.RLock()
+	}
 	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
 		g.hs.mu.RUnlock()
 		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
@@ -378,11 +420,12 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	g.mu.Unlock()
 	g.hs.mu.RUnlock()
 	passed()
-	defer func() {
+	unregister := sync.OnceFunc(func() {
 		g.mu.Lock()
 		delete(g.runs, a.ID)
 		g.mu.Unlock()
-	}()
+	})
+	defer unregister()
 	if a, err = project(base, linked); err != nil {
 		return nil, err
 	}
@@ -391,6 +434,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	}
 	res := g.exec.Run(runCtx, prep)
 	fin := finished(res, context.Cause(runCtx))
+	unregister() // it has ended: a halt from here on must not name it as killed
 	return g.finish(journalCtx, a, fin)
 }
 

@@ -41,17 +41,6 @@ func (g *Gateway) observe(ctx context.Context, a *gatehouse.Action) {
 	}
 }
 
-// haltedNow returns the halt (not a pause) in force over agent and
-// session, if any.
-func (g *Gateway) haltedNow(agent, session string) *gatehouse.Halt {
-	g.hs.mu.RLock()
-	defer g.hs.mu.RUnlock()
-	if h := g.blockingLocked(agent, session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		return h
-	}
-	return nil
-}
-
 // speedBump waits, if the policy's speed bump says a's agent must, before
 // a risky action starts: time for a person to see the one before.
 func (g *Gateway) speedBump(ctx context.Context, a *gatehouse.Action) error {

@@ -394,12 +394,16 @@ type frameWriter struct {
 	mu    sync.Mutex
 	w     http.ResponseWriter
 	start bool
+	dead  bool // a write failed: the client is gone or too slow
 	enc   *json.Encoder
 }
 
 func (f *frameWriter) send(fr Frame) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.dead {
+		return
+	}
 	if !f.start {
 		f.start = true
 		f.w.Header().Set("Content-Type", "application/x-ndjson")
@@ -407,10 +411,18 @@ func (f *frameWriter) send(fr Frame) {
 		f.w.WriteHeader(http.StatusOK)
 		f.enc = json.NewEncoder(f.w)
 	}
-	if f.enc.Encode(fr) == nil {
-		_ = http.NewResponseController(f.w).Flush()
+	// A client that stops reading must not stall the command's output (and
+	// with it the action's end) for ever: each frame gets a deadline, and a
+	// client that misses one gets nothing more. The record is unaffected.
+	rc := http.NewResponseController(f.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
+	if f.enc.Encode(fr) != nil || rc.Flush() != nil {
+		f.dead = true
 	}
 }
+
+// frameWriteTimeout bounds how long one frame may take to reach a client.
+const frameWriteTimeout = 10 * time.Second
 
 func (f *frameWriter) begun() bool {
 	f.mu.Lock()
