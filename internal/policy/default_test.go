@@ -66,7 +66,7 @@ func TestDefaultPolicy(t *testing.T) {
 	if got := decide(p, a, nil); got.Decision.Effect == gatehouse.EffectAllow {
 		t.Errorf("cwd /: %+v", got.Decision)
 	}
-	if got := p.Default(); got.Effect != gatehouse.EffectReview || got.Timeout.String() != "5m0s" || got.OnTimeout != "deny" {
+	if got := p.Default(); got.Effect != gatehouse.EffectReview || got.Timeout.String() != "1m0s" || got.OnTimeout != "deny" {
 		t.Errorf("Default() = %+v", got)
 	}
 }
