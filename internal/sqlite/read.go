@@ -339,9 +339,14 @@ func (s *Store) Agents(ctx context.Context) ([]*gatehouse.Agent, error) {
 // as it is. It stops at the first error fn returns and returns it. The
 // read is one snapshot of the journal.
 func (s *Store) Events(ctx context.Context, after int64, fn func(gatehouse.Event) error) error {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+eventCols+" FROM events WHERE seq > ? ORDER BY seq", after)
+	return s.scanEvents(ctx, "sqlite.Events", fn, "SELECT "+eventCols+" FROM events WHERE seq > ? ORDER BY seq", after)
+}
+
+// scanEvents runs an events query and calls fn with each row, as stored.
+func (s *Store) scanEvents(ctx context.Context, op string, fn func(gatehouse.Event) error, query string, args ...any) error {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
-		return readErr(ctx, "sqlite.Events", err)
+		return readErr(ctx, op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -352,7 +357,7 @@ func (s *Store) Events(ctx context.Context, after int64, fn func(gatehouse.Event
 			data []byte // a copy: fn may keep the event
 		)
 		if err := rows.Scan(&e.Seq, &t, &typ, &e.Subject, &data, &e.PrevHash, &e.Hash); err != nil {
-			return readErr(ctx, "sqlite.Events", err)
+			return readErr(ctx, op, err)
 		}
 		e.Time = time.Unix(0, t).UTC()
 		e.Type = gatehouse.EventType(typ)
@@ -362,7 +367,7 @@ func (s *Store) Events(ctx context.Context, after int64, fn func(gatehouse.Event
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return readErr(ctx, "sqlite.Events", err)
+		return readErr(ctx, op, err)
 	}
 	return nil
 }
@@ -377,32 +382,7 @@ func (s *Store) EventsOfType(ctx context.Context, types []gatehouse.EventType, f
 		args[i] = string(t)
 	}
 	q := "SELECT " + eventCols + " FROM events WHERE type IN (?" + strings.Repeat(",?", len(types)-1) + ") ORDER BY seq"
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return readErr(ctx, "sqlite.EventsOfType", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			e    gatehouse.Event
-			t    int64
-			typ  string
-			data []byte
-		)
-		if err := rows.Scan(&e.Seq, &t, &typ, &e.Subject, &data, &e.PrevHash, &e.Hash); err != nil {
-			return readErr(ctx, "sqlite.EventsOfType", err)
-		}
-		e.Time = time.Unix(0, t).UTC()
-		e.Type = gatehouse.EventType(typ)
-		e.Data = data
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return readErr(ctx, "sqlite.EventsOfType", err)
-	}
-	return nil
+	return s.scanEvents(ctx, "sqlite.EventsOfType", fn, q, args...)
 }
 
 // nanos converts a filter bound to Unix nanoseconds, clamping times that
