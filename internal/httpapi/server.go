@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,19 +38,21 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/agents/{name}", s.authed(s.agent, http.MethodDelete))
 	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
-	s.mux.HandleFunc("/v1/verify", s.authed(s.verify, http.MethodGet))
+	s.mux.HandleFunc("/v1/verify", s.authed(get(s, s.gw.Verify), http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}/attach", s.authed(s.attach, http.MethodPost))
 	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
 	s.mux.HandleFunc("/v1/actions/{id}/deny", s.authed(s.review(gatehouse.VerdictDeny), http.MethodPost))
-	s.mux.HandleFunc("/v1/pending", s.authed(s.pending, http.MethodGet))
-	s.mux.HandleFunc("/v1/rules", s.authed(s.rules, http.MethodGet))
+	s.mux.HandleFunc("/v1/pending", s.authed(get(s, s.gw.Pending), http.MethodGet))
+	s.mux.HandleFunc("/v1/rules", s.authed(get(s, s.gw.LearnedRules), http.MethodGet))
 	s.mux.HandleFunc("/v1/rules/{id}", s.authed(s.rule, http.MethodDelete))
 	s.mux.HandleFunc("/v1/halts", s.authed(s.halts, http.MethodGet, http.MethodPost))
-	s.mux.HandleFunc("/v1/resume", s.authed(s.resume, http.MethodPost))
-	s.mux.HandleFunc("/v1/status", s.authed(s.status, http.MethodGet))
-	s.mux.HandleFunc("/v1/policy", s.authed(s.policy, http.MethodGet))
+	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req ResumeRequest) ([]*gatehouse.Halt, error) {
+		return s.gw.Resume(ctx, p, req.Scope)
+	}), http.MethodPost))
+	s.mux.HandleFunc("/v1/status", s.authed(get(s, s.gw.Status), http.MethodGet))
+	s.mux.HandleFunc("/v1/policy", s.authed(get(s, s.gw.Policy), http.MethodGet))
 	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
-	s.mux.HandleFunc("/v1/policy/test", s.authed(s.policyTest, http.MethodPost))
+	s.mux.HandleFunc("/v1/policy/test", s.authed(post(s, http.StatusOK, s.gw.TestPolicy), http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/replay", s.authed(s.policyReplay, http.MethodPost))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
@@ -64,6 +67,49 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 func (s *Server) Handler() http.Handler { return s.mux }
 
 type handler func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal)
+
+// get is the handler of a GET that takes no parameters and answers with
+// what fetch returns (an empty list as [], never null).
+func get[T any](s *Server, fetch func(context.Context, gatehouse.Principal) (T, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+		if !s.noQuery(w, r) {
+			return
+		}
+		v, err := fetch(r.Context(), p)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, emptyList(v))
+	}
+}
+
+// post is the handler of a request with a JSON body of type In, answered
+// with status and what do returns.
+func post[In, Out any](s *Server, status int, do func(context.Context, gatehouse.Principal, In) (Out, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+		var in In
+		if err := decodeBody(w, r, &in); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		out, err := do(r.Context(), p, in)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		writeJSON(w, status, emptyList(out))
+	}
+}
+
+// emptyList turns a nil slice into an empty one, so lists encode as [].
+func emptyList(v any) any {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice && rv.IsNil() {
+		return []any{}
+	}
+	return v
+}
 
 // authed checks the method and the bearer token, then calls h with the
 // token's principal.
@@ -218,18 +264,6 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Server) verify(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	if !s.noQuery(w, r) {
-		return
-	}
-	rep, err := s.gw.Verify(r.Context(), p)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
-}
-
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
 	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
 		return s.gw.Run(r.Context(), p, req, sink)
@@ -293,48 +327,12 @@ func (s *Server) review(verdict string) handler {
 	}
 }
 
-func (s *Server) pending(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	if !s.noQuery(w, r) {
-		return
-	}
-	list, err := s.gw.Pending(r.Context(), p)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, nonNil(list))
-}
-
-func (s *Server) rules(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	if !s.noQuery(w, r) {
-		return
-	}
-	list, err := s.gw.LearnedRules(r.Context(), p)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, nonNil(list))
-}
-
 func (s *Server) rule(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
 	if err := s.gw.RemoveLearnedRule(r.Context(), p, r.PathValue("id")); err != nil {
 		s.error(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) policy(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	if !s.noQuery(w, r) {
-		return
-	}
-	info, err := s.gw.Policy(r.Context(), p)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, info)
 }
 
 func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -351,20 +349,6 @@ func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p gatehous
 		return
 	}
 	writeJSON(w, http.StatusOK, info)
-}
-
-func (s *Server) policyTest(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	var req gateway.PolicyTestRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	res, err := s.gw.TestPolicy(r.Context(), p, req)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) policyReplay(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -531,30 +515,4 @@ func (s *Server) halts(w http.ResponseWriter, r *http.Request, p gatehouse.Princ
 		return
 	}
 	writeJSON(w, http.StatusCreated, h)
-}
-
-func (s *Server) resume(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	var req ResumeRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	lifted, err := s.gw.Resume(r.Context(), p, req.Scope)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, lifted)
-}
-
-func (s *Server) status(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	if !s.noQuery(w, r) {
-		return
-	}
-	st, err := s.gw.Status(r.Context(), p)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
 }
