@@ -1,13 +1,32 @@
 package gatehouse
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Kind is what sort of operation an action is.
 type Kind string
 
-// KindShell is a command executed by the gateway. Later kinds (file_write,
-// http, mcp_tool, …) are added here.
-const KindShell Kind = "shell"
+// Kinds of action. A shell action is executed by the gateway (gatehouse
+// run) or, when External, by the agent's own harness after the gateway
+// allowed it (a Claude Code hook); the other kinds are always external.
+const (
+	KindShell     Kind = "shell"
+	KindFileWrite Kind = "file_write"
+	KindFileRead  Kind = "file_read"
+	KindHTTP      Kind = "http"
+	KindMCPTool   Kind = "mcp_tool"
+)
+
+// Valid reports whether k is one of the defined kinds.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindShell, KindFileWrite, KindFileRead, KindHTTP, KindMCPTool:
+		return true
+	}
+	return false
+}
 
 // Status is where an action is in its life. The values are part of the
 // public contract.
@@ -97,6 +116,15 @@ type Action struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	// External is set when the agent's harness, not the gateway, carries
+	// the action out once allowed (hooks); Tool names the harness's tool
+	// ("Bash", "Write", "mcp__github__create_issue"), Input holds its
+	// arguments as JSON, and Client what the harness said about the call
+	// (tool_use_id, permission_mode, transcript_path).
+	External bool              `json:"external,omitempty"`
+	Tool     string            `json:"tool,omitempty"`
+	Input    json.RawMessage   `json:"input,omitempty"`
+	Client   map[string]string `json:"client,omitempty"`
 
 	Decision Decision  `json:"decision"`
 	Analysis *Analysis `json:"analysis,omitempty"`
@@ -120,6 +148,9 @@ type Action struct {
 	StderrBytes  int64  `json:"stderr_bytes"`  // total, including what was not kept
 	StdoutSHA256 string `json:"stdout_sha256"` // of the full stream
 	StderrSHA256 string `json:"stderr_sha256"` // of the full stream
+	// Response is what an external action's harness reported as its
+	// result (the tool's response, capped).
+	Response string `json:"response,omitempty"`
 
 	// Seq lists the journal sequence numbers of the events this action was
 	// projected from, oldest first.

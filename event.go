@@ -91,6 +91,11 @@ type ActionRequested struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	// For external actions (see Action).
+	External bool              `json:"external,omitempty"`
+	Tool     string            `json:"tool,omitempty"`
+	Input    json.RawMessage   `json:"input,omitempty"`
+	Client   map[string]string `json:"client,omitempty"`
 }
 
 // ActionDecided is the payload of action.decided: the decision and the
@@ -118,6 +123,7 @@ type ActionFinished struct {
 	StderrBytes  int64    `json:"stderr_bytes"`
 	StdoutSHA256 string   `json:"stdout_sha256"`
 	StderrSHA256 string   `json:"stderr_sha256"`
+	Response     string   `json:"response,omitempty"`
 }
 
 // AgentAdded is the payload of agent.added.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,12 +41,36 @@ type Analyzers struct {
 	Argv  func(argv []string) gatehouse.Analysis
 }
 
-// Analyze returns the analysis of a.
+// Analyze returns the analysis of a. Shell actions are analysed by the
+// shell analyser; the other kinds by what they are.
 func (z Analyzers) Analyze(a *gatehouse.Action) gatehouse.Analysis {
-	if a.Shell {
+	switch {
+	case a.Kind == gatehouse.KindShell && a.Shell:
 		return z.Shell(a.Command)
+	case a.Kind == gatehouse.KindShell || a.Kind == "":
+		return z.Argv(a.Argv)
 	}
-	return z.Argv(a.Argv)
+	return analyzeKind(a)
+}
+
+// analyzeKind classifies an external action that is not a shell command.
+func analyzeKind(a *gatehouse.Action) gatehouse.Analysis {
+	one := func(class gatehouse.Class, risk int, reason string, targets ...string) gatehouse.Analysis {
+		return gatehouse.Analysis{Class: class, Risk: risk, Reasons: []string{reason}, Targets: targets,
+			Commands: []gatehouse.AnalyzedCommand{{Name: a.Tool, Class: class, Risk: risk, Reasons: []string{reason}, Targets: targets}}}
+	}
+	_, target, _ := strings.Cut(a.Command, " ")
+	switch a.Kind {
+	case gatehouse.KindFileRead:
+		return one(gatehouse.ClassRead, 5, a.Tool+": reads files", target)
+	case gatehouse.KindFileWrite:
+		return one(gatehouse.ClassWrite, 30, a.Tool+": writes a file", target)
+	case gatehouse.KindHTTP:
+		return one(gatehouse.ClassRead, 10, a.Tool+": fetches from the web", target)
+	}
+	// An MCP tool can do anything its server lets it: unknown, so a write
+	// of some risk, which the default policy reviews.
+	return one(gatehouse.ClassWrite, 40, a.Tool+": an MCP tool; what it does is up to its server")
 }
 
 // PolicyDecider decides by the policy in force and the learned rules. The

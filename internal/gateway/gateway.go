@@ -66,6 +66,7 @@ type Gateway struct {
 	running  map[uint64]context.CancelCauseFunc // every request, for shutdown
 	runs     map[string]runEntry                // started actions, for halts
 	hs       halts
+	ext      external
 	tw       *tripwire.Monitor
 	inflight sync.WaitGroup
 }
@@ -116,6 +117,7 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
+		ext:  external{byUse: map[string]string{}},
 		hs:   halts{active: map[string]*gatehouse.Halt{}, timers: map[string]*time.Timer{}},
 	}
 }

@@ -479,7 +479,7 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 
 func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
 	a := &gatehouse.Action{
-		ID:   ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String(),
+		ID:   newActionID(now),
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
@@ -507,6 +507,7 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
 		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID,
+		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
 	}
 }
 
@@ -684,6 +685,12 @@ func (g *Gateway) loadLearned(ctx context.Context) error {
 }
 
 func newTraceID() string { return randomHex(16) }
+
+// newActionID returns a ULID for an action requested at now: sortable by
+// time, monotonic within the process.
+func newActionID(now time.Time) string {
+	return ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -194,6 +194,31 @@ type Hooks struct {
 	Started func(*gatehouse.Action) // the action is journaled and about to start
 }
 
+// Request asks the gateway to decide an action that the caller's harness
+// carries out itself. It waits through a review (hooks.Pending is told)
+// and returns the action: status running means go ahead and report the
+// outcome with Complete; denied means do not.
+func (c *Client) Request(ctx context.Context, req gateway.ExternalRequest, hooks Hooks) (*gatehouse.Action, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/external", req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return nil, err
+	}
+	return readFrames(resp.Body, io.Discard, io.Discard, hooks)
+}
+
+// Complete reports the outcome of an external action.
+func (c *Client) Complete(ctx context.Context, out gateway.ExternalOutcome) (*gatehouse.Action, error) {
+	var a gatehouse.Action
+	if err := c.call(ctx, http.MethodPost, "/v1/external/complete", out, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
 // Attach resumes waiting for a pending action, with the original request,
 // and streams it as Run does.
 func (c *Client) Attach(ctx context.Context, id string, req gateway.RunRequest, stdout, stderr io.Writer, hooks Hooks) (*gatehouse.Action, error) {
@@ -209,8 +234,13 @@ func (c *Client) stream(ctx context.Context, path string, req gateway.RunRequest
 	if err := checkStatus(resp); err != nil {
 		return nil, err
 	}
+	return readFrames(resp.Body, stdout, stderr, hooks)
+}
+
+// readFrames reads a stream of frames to its end.
+func readFrames(body io.Reader, stdout, stderr io.Writer, hooks Hooks) (*gatehouse.Action, error) {
 	var last *gatehouse.Action
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var f Frame
@@ -235,10 +265,13 @@ func (c *Client) stream(ctx context.Context, path string, req gateway.RunRequest
 		case FrameFinished:
 			return f.Action, nil
 		case FrameError:
+			if f.Action != nil {
+				last = f.Action
+			}
 			return last, &gatehouse.Error{Code: f.Error.Code, Message: f.Error.Message}
 		}
 	}
-	err = sc.Err()
+	err := sc.Err()
 	if err == nil {
 		err = io.ErrUnexpectedEOF
 	}

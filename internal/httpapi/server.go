@@ -45,6 +45,8 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/pending", s.authed(get(s, s.gw.Pending), http.MethodGet))
 	s.mux.HandleFunc("/v1/rules", s.authed(get(s, s.gw.LearnedRules), http.MethodGet))
 	s.mux.HandleFunc("/v1/rules/{id}", s.authed(s.rule, http.MethodDelete))
+	s.mux.HandleFunc("/v1/external", s.authed(s.external, http.MethodPost))
+	s.mux.HandleFunc("/v1/external/complete", s.authed(post(s, http.StatusOK, s.gw.Complete), http.MethodPost))
 	s.mux.HandleFunc("/v1/halts", s.authed(s.halts, http.MethodGet, http.MethodPost))
 	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req ResumeRequest) ([]*gatehouse.Halt, error) {
 		return s.gw.Resume(ctx, p, req.Scope)
@@ -297,6 +299,30 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.
 	case err != nil:
 		s.logError(r, err)
 		fw.send(Frame{Type: FrameError, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
+	default:
+		fw.send(Frame{Type: FrameFinished, Action: a})
+	}
+}
+
+// external decides an action the agent's harness carries out itself: a
+// stream of a pending frame (if it waits for review) and a finished frame
+// with the action — status running means go ahead, denied means do not.
+func (s *Server) external(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	var req gateway.ExternalRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	fw := &frameWriter{w: w}
+	a, err := s.gw.Request(r.Context(), p, req, gateway.Sink{
+		Pending: func(a *gatehouse.Action) { fw.send(Frame{Type: FramePending, Action: a}) },
+	})
+	switch {
+	case err != nil && !fw.begun():
+		s.error(w, r, err)
+	case err != nil:
+		s.logError(r, err)
+		fw.send(Frame{Type: FrameError, Action: a, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
 	default:
 		fw.send(Frame{Type: FrameFinished, Action: a})
 	}

@@ -59,7 +59,7 @@ func (l *loader) examples(f field, rule string) []example {
 					l.addf(n, rule, "examples.%s: an example needs a command", ef.name)
 					continue
 				}
-				if k, ok := ex.set["kind"]; ok && !kinds[gatehouse.Kind(k)] {
+				if k, ok := ex.set["kind"]; ok && !gatehouse.Kind(k).Valid() {
 					l.addf(n, rule, "examples.%s: %q is not an action kind (shell)", ef.name, k)
 					continue
 				}

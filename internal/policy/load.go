@@ -26,7 +26,6 @@ const (
 
 // kinds are the action kinds a rule may name. A misspelt kind would make
 // a rule silently never match, so unknown ones are rejected.
-var kinds = map[gatehouse.Kind]bool{gatehouse.KindShell: true}
 
 var (
 	ruleID    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -506,8 +505,8 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 			items, _ := l.strs(f, label)
 			r.kinds = []gatehouse.Kind{} // a bad list still matches nothing rather than everything
 			for _, it := range items {
-				if !kinds[gatehouse.Kind(it.s)] {
-					l.addf(it.n, label, "kind: %q is not an action kind (shell)", it.s)
+				if !gatehouse.Kind(it.s).Valid() {
+					l.addf(it.n, label, "kind: %q is not an action kind (shell, file_write, file_read, http, mcp_tool)", it.s)
 					continue
 				}
 				r.kinds = append(r.kinds, gatehouse.Kind(it.s))

@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+)
+
+// ExternalRequest is an action that the agent's own harness carries out
+// once the gateway allows it — a Claude Code tool call seen by a hook. The
+// gateway decides, journals and can refuse it; it does not execute it.
+// Its JSON form is the body of POST /v1/external.
+type ExternalRequest struct {
+	Kind gatehouse.Kind `json:"kind"`
+	// Tool is the harness's name for it ("Bash", "Write", "mcp__s__t").
+	Tool string `json:"tool"`
+	// Command is the exact command for a shell action; for the others a
+	// one-line rendering that policy rules match on ("Write /src/a.go",
+	// "WebFetch https://x", "mcp__github__create_issue").
+	Command string `json:"command"`
+	// Input is the tool's arguments as JSON (at most 64 KiB).
+	Input   json.RawMessage   `json:"input,omitempty"`
+	Session string            `json:"session,omitempty"`
+	Model   string            `json:"model,omitempty"`
+	Intent  string            `json:"intent,omitempty"`
+	System  string            `json:"system,omitempty"`
+	Cwd     string            `json:"cwd,omitempty"`
+	Client  map[string]string `json:"client,omitempty"` // tool_use_id, permission_mode, transcript_path
+}
+
+// ExternalOutcome is what the harness reports once it carried an external
+// action out. Its JSON form is the body of POST /v1/external/complete.
+type ExternalOutcome struct {
+	ID        string `json:"id,omitempty"`          // the action, or:
+	ToolUseID string `json:"tool_use_id,omitempty"` // the harness's id of the call
+	Failed    bool   `json:"failed,omitempty"`
+	// Interrupted: the user or the harness stopped it.
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Response    string   `json:"response,omitempty"` // capped at the executor's output cap
+	DurationMS  *float64 `json:"duration_ms,omitempty"`
+}
+
+const maxExternalInput = 64 << 10
+
+// external tracks the running external actions by the harness's call id,
+// so that the harness can report an outcome by it.
+type external struct {
+	mu    sync.Mutex
+	byUse map[string]string // tool_use_id → action id
+}
+
+// Request decides an external action, waits for review if its decision
+// says so, and journals it as started when it is allowed: the caller may
+// then carry it out. A refused or denied action is returned with status
+// denied. Errors as Run's.
+func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req ExternalRequest, sink Sink) (*gatehouse.Action, error) {
+	if p.Role != gatehouse.RoleAgent {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents request actions: use a token from `gatehouse agent add`")
+	}
+	if err := validateExternal(&req); err != nil {
+		return nil, err
+	}
+	runCtx, _, done, err := g.track(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	journalCtx := context.WithoutCancel(ctx)
+	h, passed, err := g.gate(runCtx, p.Name, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	defer passed()
+	now := g.now()
+	a := &gatehouse.Action{
+		ID: newActionID(now), Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
+		Kind: req.Kind, Command: req.Command, Shell: req.Kind == gatehouse.KindShell, Cwd: req.Cwd, System: req.System,
+		Intent: req.Intent, TraceID: newTraceID(), Status: gatehouse.StatusPending,
+		External: true, Tool: req.Tool, Input: req.Input, Client: req.Client,
+	}
+	if a.Shell {
+		a.Argv = []string{"/bin/sh", "-c", req.Command}
+	}
+	if h != nil {
+		return g.refuseHalted(journalCtx, a, h, passed)
+	}
+	v, err := g.decider.Decide(runCtx, a)
+	if err != nil {
+		return nil, err
+	}
+	a.Decision, a.Analysis = v.Decision, v.Analysis
+	g.observe(ctx, a)
+	if h, passed2, err := g.gate(runCtx, a.Agent, a.Session); err != nil {
+		return nil, err
+	} else {
+		defer passed2()
+		if h != nil {
+			return g.refuseHalted(journalCtx, a, h, passed)
+		}
+	}
+	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
+	if err != nil {
+		return nil, err
+	}
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
+	if err != nil {
+		return nil, err
+	}
+	switch a.Decision.Effect {
+	case gatehouse.EffectAllow:
+		return g.startExternal(journalCtx, a, passed, requested, decided)
+	case gatehouse.EffectReview:
+	default:
+		fin := gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: fmt.Sprintf("refused by rule %q: %s", a.Decision.Rule, a.Decision.Reason)}
+		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
+	}
+	g.rv.mu.Lock()
+	w := g.watch(a)
+	w.attached = true
+	g.rv.mu.Unlock()
+	linked, err := g.store.Append(journalCtx, requested, decided)
+	if err != nil {
+		g.rv.mu.Lock()
+		g.unwatch(a.ID)
+		g.rv.mu.Unlock()
+		return nil, unavailable(err)
+	}
+	passed()
+	if a, err = project(&gatehouse.Action{}, linked); err != nil {
+		return nil, err
+	}
+	g.notifyReview(notify.KindApprovalPending, a)
+	if sink.Pending != nil {
+		sink.Pending(a)
+	}
+	select {
+	case <-w.done:
+	case <-runCtx.Done():
+		g.rv.mu.Lock()
+		w.attached = false
+		g.rv.mu.Unlock()
+		return a, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "stopped waiting (%v); action %s stays pending", context.Cause(runCtx), a.ID)
+	}
+	g.rv.mu.Lock()
+	approved := w.approved
+	if approved {
+		g.unwatch(a.ID)
+	}
+	g.rv.mu.Unlock()
+	cur, err := g.store.Action(journalCtx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !approved || cur.Status != gatehouse.StatusPending {
+		return cur, nil
+	}
+	return g.startExternal(journalCtx, cur, func() {})
+}
+
+// startExternal journals an external action as started — the caller
+// carries it out — unless a halt covers it.
+func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed func(), before ...gatehouse.Event) (*gatehouse.Action, error) {
+	base := a
+	if len(before) > 0 {
+		base = &gatehouse.Action{}
+	}
+	g.hs.mu.RLock()
+	defer g.hs.mu.RUnlock()
+	defer passed()
+	var last gatehouse.Event
+	var err error
+	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+	} else {
+		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
+	}
+	if err != nil {
+		return nil, err
+	}
+	linked, err := g.store.Append(ctx, append(before, last)...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out, err := project(base, linked)
+	if err == nil && out.Status == gatehouse.StatusRunning {
+		if id := out.Client["tool_use_id"]; id != "" {
+			g.ext.mu.Lock()
+			g.ext.byUse[out.Agent+"\x00"+id] = out.ID
+			g.ext.mu.Unlock()
+		}
+	}
+	return out, err
+}
+
+// Complete journals the outcome of an external action that p's harness
+// carried out. ENOTFOUND for an unknown action (or another agent's);
+// ECONFLICT if it is not running.
+func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out ExternalOutcome) (*gatehouse.Action, error) {
+	if p.Role != gatehouse.RoleAgent {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents report outcomes")
+	}
+	id := out.ID
+	if id == "" && out.ToolUseID != "" {
+		g.ext.mu.Lock()
+		id = g.ext.byUse[p.Name+"\x00"+out.ToolUseID]
+		delete(g.ext.byUse, p.Name+"\x00"+out.ToolUseID)
+		g.ext.mu.Unlock()
+	}
+	if id == "" {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no running action for tool_use_id %q", out.ToolUseID)
+	}
+	a, err := g.store.Action(ctx, id)
+	if err != nil || a.Agent != p.Name || !a.External {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "action %q not found", id)
+	}
+	if a.Status != gatehouse.StatusRunning {
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "action %s is %s, not running", id, a.Status)
+	}
+	fin := gatehouse.ActionFinished{Status: gatehouse.StatusSucceeded, Error: clipText(out.Error, maxClaimSize), DurationMS: out.DurationMS,
+		Response: clipText(out.Response, 64<<10)}
+	switch {
+	case out.Interrupted:
+		fin.Status = gatehouse.StatusInterrupted
+	case out.Failed:
+		fin.Status = gatehouse.StatusFailed
+	}
+	if fin.DurationMS == nil && a.StartedAt != nil {
+		d := float64(g.now().Sub(*a.StartedAt).Microseconds()) / 1000
+		fin.DurationMS = &d
+	}
+	return g.finish(context.WithoutCancel(ctx), a, fin)
+}
+
+func validateExternal(req *ExternalRequest) error {
+	inv := func(f string, a ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, a...) }
+	switch {
+	case !req.Kind.Valid():
+		return inv("kind %q: use shell, file_write, file_read, http or mcp_tool", req.Kind)
+	case strings.TrimSpace(req.Command) == "":
+		return inv("empty command")
+	case len(req.Command) > maxArgBytes:
+		return inv("command is over %d bytes", maxArgBytes)
+	case len(req.Input) > maxExternalInput:
+		return inv("input is over %d bytes", maxExternalInput)
+	case len(req.Input) > 0 && !json.Valid(req.Input):
+		return inv("input is not valid JSON")
+	case req.Cwd != "" && !filepath.IsAbs(req.Cwd):
+		return inv("cwd %q is not an absolute path", req.Cwd)
+	case strings.IndexByte(req.Command, 0) >= 0:
+		return inv("NUL byte in command")
+	}
+	for name, v := range map[string]string{"session": req.Session, "model": req.Model, "intent": req.Intent, "system": req.System, "tool": req.Tool} {
+		if len(v) > maxClaimSize {
+			return inv("%s is over %d bytes", name, maxClaimSize)
+		}
+	}
+	if len(req.Client) > 16 {
+		return inv("too many client fields")
+	}
+	return nil
+}
