@@ -23,6 +23,7 @@ const (
 	EventRuleLearned     EventType = "rule.learned"     // data: RuleLearned
 	EventRuleRemoved     EventType = "rule.removed"     // data: RuleRemoved
 	EventPolicyLoaded    EventType = "policy.loaded"    // data: PolicyLoaded
+	EventSession         EventType = "session.event"    // data: SessionEvent
 	EventHaltIssued      EventType = "halt.issued"      // data: HaltIssued
 	EventHaltLifted      EventType = "halt.lifted"      // data: HaltLifted
 )
@@ -205,4 +206,15 @@ type PolicyLoaded struct {
 	Source   string `json:"source"` // the file it came from
 	Rules    int    `json:"rules"`
 	By       string `json:"by"` // "start", "file change", "SIGHUP" or the principal that asked
+}
+
+// SessionEvent is the payload of session.event: what an agent's harness
+// said about its session (started, the person's prompt — the session's
+// stated intent —, ended). The subject is the session id.
+type SessionEvent struct {
+	Agent  string            `json:"agent"`
+	Event  string            `json:"event"` // the harness's name: SessionStart, UserPromptSubmit, SessionEnd, Stop
+	Prompt string            `json:"prompt,omitempty"`
+	Cwd    string            `json:"cwd,omitempty"`
+	Client map[string]string `json:"client,omitempty"`
 }

@@ -34,7 +34,12 @@ Claude Code's hook protocol:
                  --timeout; then denied.
   PostToolUse,   the outcome is recorded on the same action, matched by
   PostToolUseFailure  tool_use_id.
-  other events   answered with {} (recorded by later versions).
+  SessionStart,  journaled as session events (the prompt is the session's
+  UserPromptSubmit,   stated intent).
+  SessionEnd, Stop
+  Every event but PreToolUse answers {} — or, when a halt covers the agent,
+  "continue": false with the halt's reason, which ends the Claude Code
+  session.
 
 The action records Claude Code's session_id as the session, and its
 tool_use_id, cwd, permission_mode and transcript path.
@@ -62,6 +67,9 @@ type hookEvent struct {
 	ToolName       string          `json:"tool_name"`
 	ToolInput      json.RawMessage `json:"tool_input"`
 	ToolUseID      string          `json:"tool_use_id"`
+	Prompt         string          `json:"prompt"`
+	Source         string          `json:"source"`
+	Reason         string          `json:"reason"`
 	ToolResponse   json.RawMessage `json:"tool_response"`
 	Error          string          `json:"error"`
 	Interrupted    bool            `json:"is_interrupt"`
@@ -108,6 +116,7 @@ func runHook(ctx context.Context, c *command, e *Env, args []string) (code int) 
 	if err := dec.Decode(&ev); err != nil {
 		return hookFail(e, failOpen, "gatehouse hook: malformed hook event: "+err.Error())
 	}
+	e.hookEvent = ev.Event
 	cl := e.client()
 	switch ev.Event {
 	case "PreToolUse":
@@ -119,10 +128,33 @@ func runHook(ctx context.Context, c *command, e *Env, args []string) (code int) 
 			// The call already ran; say why the record is missing, do not block.
 			fmt.Fprintln(e.Stderr, "gatehouse: could not record the outcome:", errorLine(err))
 		}
+		st, err := cl.Standing(ctx, ev.SessionID)
+		if err != nil {
+			return hookFail(e, failOpen, errorLine(err))
+		}
+		return hookStanding(e, st)
+	}
+	// Session events: journaled (the prompt is the session's stated
+	// intent); a halt ends the session.
+	st, err := cl.SessionEvent(ctx, gateway.SessionEventRequest{Session: ev.SessionID, Event: ev.Event, Prompt: ev.Prompt, Cwd: ev.Cwd,
+		Client: map[string]string{"harness": "claude-code", "transcript_path": ev.TranscriptPath, "permission_mode": ev.PermissionMode,
+			"source": ev.Source, "reason": ev.Reason}})
+	if err != nil {
+		return hookFail(e, failOpen, errorLine(err))
+	}
+	return hookStanding(e, st)
+}
+
+// hookStanding answers a non-tool event: {} normally, "continue": false
+// with the reason when a halt covers the agent, which ends the session.
+func hookStanding(e *Env, st *gateway.Standing) int {
+	if !st.Halted {
 		fmt.Fprintln(e.Stdout, "{}")
 		return hookOK
 	}
-	fmt.Fprintln(e.Stdout, "{}")
+	no := false
+	writeHookJSON(e, hookOutput{Continue: &no, StopReason: "gatehouse: " + st.Reason})
+	fmt.Fprintln(e.Stderr, "gatehouse: "+st.Reason)
 	return hookOK
 }
 
@@ -209,12 +241,21 @@ func hookDeny(e *Env, reason string, stop bool) int {
 }
 
 // hookFail answers a failure of the gateway itself: deny (fail closed), or
-// let the call through if the user chose fail-open.
+// let the call through if the user chose fail-open. For a tool call the
+// answer is a deny; for any other event (the gateway cannot record the
+// session) "continue": false, which ends the session.
 func hookFail(e *Env, failOpen bool, reason string) int {
 	if failOpen {
 		fmt.Fprintln(e.Stderr, reason+" (failing open)")
 		fmt.Fprintln(e.Stdout, "{}")
 		return hookOK
+	}
+	if e.hookEvent != "" && e.hookEvent != "PreToolUse" {
+		reason += " — the gateway fails closed: the session stops"
+		no := false
+		writeHookJSON(e, hookOutput{Continue: &no, StopReason: reason})
+		fmt.Fprintln(e.Stderr, reason)
+		return hookBlock
 	}
 	return hookDeny(e, reason+" — the gateway fails closed: the tool call is denied", false)
 }

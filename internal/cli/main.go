@@ -22,6 +22,8 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	Getwd          func() (string, error)
+
+	hookEvent string // the hook event being answered (gatehouse hook)
 }
 
 // OSEnv is the process's real environment.

@@ -266,3 +266,59 @@ func validateExternal(req *ExternalRequest) error {
 	}
 	return nil
 }
+
+// SessionEventRequest is what a harness says about its session; the body
+// of POST /v1/session-events.
+type SessionEventRequest struct {
+	Session string            `json:"session"`
+	Event   string            `json:"event"`
+	Prompt  string            `json:"prompt,omitempty"`
+	Cwd     string            `json:"cwd,omitempty"`
+	Client  map[string]string `json:"client,omitempty"`
+}
+
+// Standing is whether a halt covers an agent (and its session) now.
+type Standing struct {
+	Halted bool            `json:"halted"`
+	Halt   *gatehouse.Halt `json:"halt,omitempty"`
+	Reason string          `json:"reason,omitempty"` // the one line to tell the agent
+}
+
+// SessionEvent journals what p's harness says about a session and tells
+// it whether a halt covers it, so the harness can end the session.
+func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req SessionEventRequest) (*Standing, error) {
+	if p.Role != gatehouse.RoleAgent {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents report session events")
+	}
+	switch {
+	case strings.TrimSpace(req.Event) == "" || len(req.Event) > 64:
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "invalid event name")
+	case len(req.Session) > maxClaimSize:
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "session is over %d bytes", maxClaimSize)
+	case len(req.Prompt) > maxArgBytes:
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "prompt is over %d bytes", maxArgBytes)
+	case len(req.Client) > 16:
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "too many client fields")
+	}
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventSession, req.Session, gatehouse.SessionEvent{
+		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := g.store.Append(context.WithoutCancel(ctx), ev); err != nil {
+		return nil, unavailable(err)
+	}
+	return g.Standing(ctx, p, req.Session)
+}
+
+// Standing tells agent p whether a halt covers it (in session) now.
+func (g *Gateway) Standing(ctx context.Context, p gatehouse.Principal, session string) (*Standing, error) {
+	g.hs.mu.RLock()
+	defer g.hs.mu.RUnlock()
+	h := g.blockingLocked(p.Name, session, g.now())
+	if h == nil || h.Mode != gatehouse.ModeHalt {
+		return &Standing{}, nil
+	}
+	c := *h
+	return &Standing{Halted: true, Halt: &c, Reason: c.Refusal()}, nil
+}

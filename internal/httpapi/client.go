@@ -210,6 +210,19 @@ func (c *Client) Request(ctx context.Context, req gateway.ExternalRequest, hooks
 	return readFrames(resp.Body, io.Discard, io.Discard, hooks)
 }
 
+// SessionEvent reports what the harness says about a session, and learns
+// whether a halt covers it.
+func (c *Client) SessionEvent(ctx context.Context, req gateway.SessionEventRequest) (*gateway.Standing, error) {
+	var out gateway.Standing
+	return &out, c.call(ctx, http.MethodPost, "/v1/session-events", req, &out)
+}
+
+// Standing asks whether a halt covers the caller (in session).
+func (c *Client) Standing(ctx context.Context, session string) (*gateway.Standing, error) {
+	var out gateway.Standing
+	return &out, c.call(ctx, http.MethodGet, "/v1/standing?session="+url.QueryEscape(session), nil, &out)
+}
+
 // Complete reports the outcome of an external action.
 func (c *Client) Complete(ctx context.Context, out gateway.ExternalOutcome) (*gatehouse.Action, error) {
 	var a gatehouse.Action

@@ -47,6 +47,8 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/rules/{id}", s.authed(s.rule, http.MethodDelete))
 	s.mux.HandleFunc("/v1/external", s.authed(s.external, http.MethodPost))
 	s.mux.HandleFunc("/v1/external/complete", s.authed(post(s, http.StatusOK, s.gw.Complete), http.MethodPost))
+	s.mux.HandleFunc("/v1/session-events", s.authed(post(s, http.StatusOK, s.gw.SessionEvent), http.MethodPost))
+	s.mux.HandleFunc("/v1/standing", s.authed(s.standing, http.MethodGet))
 	s.mux.HandleFunc("/v1/halts", s.authed(s.halts, http.MethodGet, http.MethodPost))
 	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req ResumeRequest) ([]*gatehouse.Halt, error) {
 		return s.gw.Resume(ctx, p, req.Scope)
@@ -326,6 +328,22 @@ func (s *Server) external(w http.ResponseWriter, r *http.Request, p gatehouse.Pr
 	default:
 		fw.send(Frame{Type: FrameFinished, Action: a})
 	}
+}
+
+// standing answers an agent: does a halt cover me (in ?session=S)?
+func (s *Server) standing(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	for k := range r.URL.Query() {
+		if k != "session" {
+			s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "unknown query parameter %q", k))
+			return
+		}
+	}
+	st, err := s.gw.Standing(r.Context(), p, r.URL.Query().Get("session"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) review(verdict string) handler {
