@@ -44,6 +44,7 @@ type scriptedAPI struct {
 	mu     sync.Mutex
 	script []toolCall
 	turns  int
+	onTurn func(n int) // called before answering main-loop turn n (from 0)
 	seen   []string // tool_result contents, in order
 }
 
@@ -66,6 +67,9 @@ func (s *scriptedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(req.Tools) > 0 {
 		// Each request of the main loop is the next turn.
 		n := s.turns
+		if s.onTurn != nil {
+			s.onTurn(n)
+		}
 		if len(req.Messages) > 0 {
 			last := req.Messages[len(req.Messages)-1]
 			var blocks []struct {
@@ -318,27 +322,43 @@ func TestClaudeCode(t *testing.T) {
 	}
 }
 
+// A halt in the middle of a session: the next tool call is denied and the
+// session ends there — the model is never asked again.
 func TestClaudeCodeHalt(t *testing.T) {
 	claudeBin(t)
 	e := setup(t, e2ePolicy)
-	e.gh("halt", "--agent", "claude", "--reason", "incident")
-	api := &scriptedAPI{script: []toolCall{bash("touch halted.txt"), bash("touch after.txt")}}
+	api := &scriptedAPI{script: []toolCall{bash("touch before.txt"), bash("touch after.txt"), bash("touch later.txt")}}
+	api.onTurn = func(n int) {
+		if n == 1 { // the first tool call ran; an operator halts the agent
+			e.gh("halt", "--agent", "claude", "--reason", "incident")
+		}
+	}
 	out, err := e.claude(api)
 	t.Logf("claude: %v\n%s", err, out)
-	for _, f := range []string{"halted.txt", "after.txt"} {
+	if _, err := os.Stat(filepath.Join(e.project, "before.txt")); err != nil {
+		t.Errorf("the call before the halt did not run: %v", err)
+	}
+	for _, f := range []string{"after.txt", "later.txt"} {
 		if _, err := os.Stat(filepath.Join(e.project, f)); err == nil {
 			t.Errorf("%s was created under a halt", f)
 		}
 	}
-	// The halt's "continue": false ends the session at the first tool
-	// call: the model is never asked again.
 	api.mu.Lock()
 	turns := api.turns
 	api.mu.Unlock()
-	if turns != 1 {
-		t.Errorf("the model was asked %d times; want the session ended after the first tool call", turns)
+	if turns != 2 {
+		t.Errorf("the model was asked %d times; want 2: the session ends at the first tool call after the halt", turns)
 	}
 	if log := e.gh("log", "-o", "jsonl"); !strings.Contains(log, `halted by admin`) {
 		t.Errorf("the refused call is not journaled as refused by the halt:\n%s", log)
+	}
+	// A new session under the halt ends at its first hook event.
+	api2 := &scriptedAPI{script: []toolCall{bash("touch new-session.txt")}}
+	out, _ = e.claude(api2)
+	if !strings.Contains(out, "halted by admin") {
+		t.Errorf("a new session under the halt was not stopped by the hook:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(e.project, "new-session.txt")); err == nil {
+		t.Error("a new session ran a command under the halt")
 	}
 }
