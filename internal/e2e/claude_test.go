@@ -45,7 +45,7 @@ type scriptedAPI struct {
 	script []toolCall
 	turns  int
 	onTurn func(n int) // called before answering main-loop turn n (from 0)
-	seen   []string // tool_result contents, in order
+	seen   []string    // tool_result contents, in order
 }
 
 func (s *scriptedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
