@@ -38,6 +38,7 @@ const (
 // classifies every simple command in it. It never fails: a command that
 // cannot be parsed is classified irreversible with ParseError set.
 func Analyze(command string) (an gatehouse.Analysis) {
+	loadCatalogue()
 	defer recoverAnalysis(&an)
 	if len(command) > maxInput {
 		return failed(fmt.Sprintf("command is %d bytes long, more than the %d analysed", len(command), maxInput))
@@ -96,6 +97,7 @@ func nesting(src string) int {
 // the other commands that run commands (bash -c STRING, sudo, xargs, …) are
 // still followed.
 func AnalyzeArgv(argv []string) (an gatehouse.Analysis) {
+	loadCatalogue()
 	defer recoverAnalysis(&an)
 	if len(argv) == 0 {
 		return empty()
@@ -455,4 +457,23 @@ func (a *analyzer) result() gatehouse.Analysis {
 		}
 	}
 	return an
+}
+
+// catalogueOnce builds the catalogue on first use rather than at package
+// init: every start of the gatehouse binary (a CLI call, a hook) would
+// otherwise pay for it, and only the daemon analyses commands.
+var catalogueOnce sync.Once
+
+func loadCatalogue() {
+	catalogueOnce.Do(func() {
+		initCatalogue1()
+		initCatalogue2()
+		initCatalogue3()
+		initCatalogue4()
+		initCatalogue5()
+		initCatalogue6()
+		initCatalogue7()
+		initCatalogue8()
+		initCatalogue9()
+	})
 }

@@ -27,7 +27,7 @@ var kubeWipeKinds = map[string]bool{
 
 var kubectlVerbs verbs
 
-func init() {
+func initCatalogue2() {
 	kread := rule{class: gatehouse.ClassRead, risk: riskNetRead, what: "reads cluster state"}
 	kwrite := rule{class: gatehouse.ClassWrite, risk: riskUnknown, what: "changes cluster resources"}
 	kubectlVerbs = verbs{
@@ -168,7 +168,7 @@ var helmFlags = flags{short: "nfo", long: "namespace kube-context kubeconfig val
 
 var helmVerbs verbs
 
-func init() {
+func initCatalogue3() {
 	helmVerbs = verbs{
 		"":           reads("prints usage"),
 		"list":       readOnly,
@@ -222,7 +222,7 @@ var tfFlags = flags{single: true, long: "chdir var var-file target state out"}
 
 var tfVerbs verbs
 
-func init() {
+func initCatalogue4() {
 	tfVerbs = verbs{
 		"":             reads("prints usage"),
 		"plan":         reads("shows what would change"),
@@ -294,7 +294,7 @@ func tfDestroy(c *call) {
 
 var pulumiVerbs verbs
 
-func init() {
+func initCatalogue5() {
 	pulumiVerbs = verbs{
 		"":        reads("prints usage"),
 		"preview": readOnly, "whoami": readOnly, "version": readOnly, "about": readOnly, "logs": readOnly,

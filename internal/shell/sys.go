@@ -13,7 +13,7 @@ var dockerFlags = flags{short: "cHl", long: "config context host log-level tlsca
 
 var dockerVerbs verbs
 
-func init() {
+func initCatalogue6() {
 	cread := readOnly
 	list := verbs{"ls": cread, "list": cread, "inspect": cread, "ps": cread, "logs": cread, "": cread}
 	with := func(base verbs, more verbs) verbs {
@@ -214,7 +214,7 @@ var systemctlVerbs verbs
 // remoteAccess are units whose stopping can cut off remote access.
 var remoteAccess = []string{"ssh", "sshd", "network", "networking", "NetworkManager", "systemd-networkd", "tailscaled", "wg-quick", "firewalld"}
 
-func init() {
+func initCatalogue7() {
 	stop := func(what string) rule {
 		return rule{class: gatehouse.ClassDestructive, risk: riskDestructive, what: what, fn: func(c *call) {
 			_, ops := systemctlFlags.scan(c.rest)

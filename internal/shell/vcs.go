@@ -13,7 +13,7 @@ var gitFlags = flags{short: "Cc", long: "git-dir work-tree namespace config-env 
 
 var gitVerbs verbs
 
-func init() {
+func initCatalogue8() {
 	gitVerbs = verbs{
 		"":                reads("prints usage or version"),
 		"status":          readOnly,
@@ -378,7 +378,7 @@ var ghFlags = flags{short: "R", long: "repo hostname"}
 
 var ghVerbs verbs
 
-func init() {
+func initCatalogue9() {
 	posts := rule{class: gatehouse.ClassWrite, risk: 45, what: "posts on GitHub, notifying others"}
 	ghVerbs = verbs{
 		"": reads("prints usage"),
