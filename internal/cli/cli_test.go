@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -60,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"pidgone":     cmdPidGone,
 			"waitpending": cmdWaitPending,
 			"waitlog":     cmdWaitLog,
+			"mcpsession":  cmdMCPSession,
 		},
 	})
 }
@@ -414,5 +416,54 @@ func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("daemon.log: fewer than %d lines matching %q within 30s", n, args[1])
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// mcpsession FILE ARGS...: run `gatehouse mcp ARGS...` and play FILE to it,
+// a JSON-RPC message a line: each request (a line with an id) is sent only
+// once the answer to the one before has come, as a real client would; the
+// answers go to stdout, one a line.
+func cmdMCPSession(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: mcpsession FILE [ARGS...]")
+	}
+	bin := lookIn(ts.Getenv("PATH"), "gatehouse")
+	cmd := exec.Command(bin, append([]string{"mcp"}, args[1:]...)...)
+	cmd.Env = append(scriptEnv(ts), "GATEHOUSE_URL="+ts.Getenv("GATEHOUSE_URL"), "GATEHOUSE_TOKEN="+ts.Getenv("GATEHOUSE_TOKEN"))
+	cmd.Dir = ts.Getenv("WORK")
+	in, err := cmd.StdinPipe()
+	ts.Check(err)
+	outPipe, err := cmd.StdoutPipe()
+	ts.Check(err)
+	ts.Check(cmd.Start())
+	lines := bufio.NewScanner(outPipe)
+	lines.Buffer(make([]byte, 1<<20), 16<<20)
+	for _, line := range strings.Split(strings.TrimSpace(ts.ReadFile(args[0])), "\n") {
+		if _, err := io.WriteString(in, line+"\n"); err != nil {
+			ts.Fatalf("mcpsession: %v", err)
+		}
+		var msg struct {
+			ID any `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(line), &msg)
+		if msg.ID == nil {
+			continue // a notification: no answer
+		}
+		for {
+			if !lines.Scan() {
+				ts.Fatalf("mcpsession: the server closed before answering %s", line)
+			}
+			fmt.Fprintln(ts.Stdout(), lines.Text())
+			var resp struct {
+				ID any `json:"id"`
+			}
+			if json.Unmarshal(lines.Bytes(), &resp) == nil && fmt.Sprint(resp.ID) == fmt.Sprint(msg.ID) {
+				break
+			}
+		}
+	}
+	in.Close()
+	if err := cmd.Wait(); (err != nil) != neg {
+		ts.Fatalf("gatehouse mcp: %v", err)
 	}
 }
