@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
@@ -288,8 +289,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		return nil, err
 	}
 	d.api = httpapi.NewServer(d.gw, log)
+	mux := http.NewServeMux()
+	mux.Handle("/", d.api.Handler())
+	// MCP over streamable HTTP; its tools call this daemon's own API with
+	// the caller's token.
+	mux.Handle("/mcp", mcp.HTTPHandler(d.gw, "http://"+d.ln.Addr().String(), Version()))
 	d.srv = &http.Server{
-		Handler:           d.api.Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: a run streams for as long as its command runs.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
