@@ -429,6 +429,7 @@ func cmdMCPSession(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	bin := lookIn(ts.Getenv("PATH"), "gatehouse")
 	cmd := exec.Command(bin, append([]string{"mcp"}, args[1:]...)...)
+	// The upstream of a proxy is started by name through PATH.
 	cmd.Env = append(scriptEnv(ts), "GATEHOUSE_URL="+ts.Getenv("GATEHOUSE_URL"), "GATEHOUSE_TOKEN="+ts.Getenv("GATEHOUSE_TOKEN"))
 	cmd.Dir = ts.Getenv("WORK")
 	in, err := cmd.StdinPipe()

@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -16,6 +19,7 @@ var mcpCmd = &command{
 	name:    "mcp",
 	summary: "serve Gatehouse's tools to an agent over MCP (stdio)",
 	help: `Usage: gatehouse mcp [--session S] [--model M] [--cwd DIR]
+       gatehouse mcp proxy --name NAME [--listen ADDR] [--session S] (--url URL | -- UPSTREAM_CMD [ARGS...])
 
 Serves MCP over stdin and stdout for an agent that speaks it (configure it
 as an MCP server whose command is "gatehouse mcp", with GATEHOUSE_TOKEN and
@@ -33,15 +37,33 @@ are carried out by this process only once the gateway allows them. A
 refused, denied or halted call comes back as a tool error (isError) with
 the reason, not as a protocol error.
 
+The daemon serves the same tools over streamable HTTP at /mcp, with the
+agent's token in the Authorization header.
+
+mcp proxy re-exposes an upstream MCP server — started as UPSTREAM_CMD and
+spoken to over its stdio, or reached at --url over streamable HTTP — with
+its tools, resources and prompts unchanged, but every tools/call first
+decided by the gateway as an mcp_tool action: command mcp__NAME__TOOL,
+system NAME, the arguments as its input (policy rules match them), then
+journaled with its result. A refused call is never forwarded. The proxy
+serves over stdio, or with --listen over streamable HTTP at ADDR/mcp (it
+acts with its own GATEHOUSE_TOKEN: keep ADDR on loopback).
+
 Flags:
   --session S   session recorded on the actions (default $GATEHOUSE_SESSION)
   --model M     model recorded on the actions (default $GATEHOUSE_MODEL)
   --cwd DIR     directory relative paths resolve against (default: the current one)
+  --name NAME   proxy: the upstream's name, as policy sees it
+  --url URL     proxy: the upstream's streamable HTTP endpoint
+  --listen ADDR proxy: serve streamable HTTP at ADDR/mcp instead of stdio
 `,
 	run: runMCP,
 }
 
 func runMCP(ctx context.Context, c *command, e *Env, args []string) int {
+	if len(args) > 0 && args[0] == "proxy" {
+		return runMCPProxy(ctx, c, e, args[1:])
+	}
 	opts := mcp.Options{Version: daemon.Version()}
 	fs := newFlags(c)
 	fs.StringVar(&opts.Session, "session", e.Getenv("GATEHOUSE_SESSION"), "")
@@ -60,6 +82,69 @@ func runMCP(ctx context.Context, c *command, e *Env, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := mcp.NewServer(e.client(), opts).Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(e.Stderr, errorLine(err))
+		return exitFailure
+	}
+	return exitOK
+}
+
+func runMCPProxy(ctx context.Context, c *command, e *Env, args []string) int {
+	opts := mcp.Options{Version: daemon.Version()}
+	fs := newFlags(c)
+	name := fs.String("name", "", "")
+	upURL := fs.String("url", "", "")
+	listen := fs.String("listen", "", "")
+	fs.StringVar(&opts.Session, "session", e.Getenv("GATEHOUSE_SESSION"), "")
+	fs.StringVar(&opts.Model, "model", e.Getenv("GATEHOUSE_MODEL"), "")
+	fs.StringVar(&opts.Cwd, "cwd", "", "")
+	if err := fs.Parse(args); err != nil {
+		return usageError(c, e, "%v", err)
+	}
+	upCmd := fs.Args()
+	switch {
+	case *name == "":
+		return usageError(c, e, "proxy needs --name")
+	case (*upURL == "") == (len(upCmd) == 0):
+		return usageError(c, e, "proxy needs exactly one upstream: --url URL or -- UPSTREAM_CMD")
+	}
+	if opts.Cwd == "" {
+		opts.Cwd, _ = e.Getwd()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var tr sdk.Transport
+	if *upURL != "" {
+		tr = &sdk.StreamableClientTransport{Endpoint: *upURL}
+	} else {
+		cmd := exec.CommandContext(ctx, upCmd[0], upCmd[1:]...)
+		cmd.Stderr = e.Stderr
+		tr = &sdk.CommandTransport{Command: cmd}
+	}
+	up, err := sdk.NewClient(&sdk.Implementation{Name: "gatehouse", Version: opts.Version}, nil).Connect(ctx, tr, nil)
+	if err != nil {
+		fmt.Fprintln(e.Stderr, "gatehouse mcp proxy: cannot reach the upstream:", err)
+		return exitFailure
+	}
+	defer up.Close()
+	p := &mcp.Proxy{Name: *name, Upstream: up, Client: e.client(), Opts: opts}
+	srv, err := p.Server(ctx)
+	if err != nil {
+		fmt.Fprintln(e.Stderr, "gatehouse mcp proxy:", err)
+		return exitFailure
+	}
+	if *listen == "" {
+		if err := srv.Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(e.Stderr, errorLine(err))
+			return exitFailure
+		}
+		return exitOK
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	hs := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	fmt.Fprintf(e.Stderr, "gatehouse mcp proxy: %s at http://%s/mcp\n", *name, *listen)
+	if err := hs.ListenAndServe(); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(e.Stderr, errorLine(err))
 		return exitFailure
 	}
