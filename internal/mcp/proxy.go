@@ -94,7 +94,10 @@ func (p *Proxy) callTool(name string) sdk.ToolHandler {
 		if a.Status != gatehouse.StatusRunning {
 			return toolError(fmt.Sprintf("gatehouse: %s (action %s)", a.Error, a.ID)), nil
 		}
-		res, callErr := p.Upstream.CallTool(ctx, &sdk.CallToolParams{Meta: req.Params.Meta, Name: name, Arguments: args})
+		// The downstream request's _meta is not forwarded: it belongs to
+		// that session (it carries the protocol version the agent
+		// negotiated, which an HTTP upstream checks against its own).
+		res, callErr := p.Upstream.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
 		out := gateway.ExternalOutcome{ID: a.ID}
 		switch {
 		case callErr != nil:

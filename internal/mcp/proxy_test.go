@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +134,59 @@ func TestProxy(t *testing.T) {
 	}
 	if acts[1].Status != gatehouse.StatusDenied {
 		t.Errorf("denied call journaled as %s", acts[1].Status)
+	}
+}
+
+// The upstream may be a streamable HTTP server (--url) just as well.
+func TestProxyHTTPUpstream(t *testing.T) {
+	dir := t.TempDir()
+	cfg := daemon.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.StateDir = filepath.Join(dir, "state")
+	cfg.Policy = filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(cfg.Policy, []byte("version: 1\ndefault: allow\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := daemon.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Wait(ctx) }()
+	defer func() { cancel(); <-done }()
+	adminTok, _ := daemon.ReadAdminToken(cfg.StateDir)
+	tok, err := httpapi.NewClient("http://"+d.Addr(), adminTok).AddAgent(ctx, "proxied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	upSrv := upstream(&calls)
+	hs := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return upSrv }, nil))
+	defer hs.Close()
+	up, err := sdk.NewClient(&sdk.Implementation{Name: "gatehouse"}, nil).Connect(ctx, &sdk.StreamableClientTransport{Endpoint: hs.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+d.Addr(), tok.Token), Opts: mcp.Options{Cwd: dir}}
+	srv, err := p.Server(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pS, pC := sdk.NewInMemoryTransports()
+	if _, err := srv.Connect(ctx, pS, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "agent"}, nil).Connect(ctx, pC, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if got, isErr := call(t, cs, "echo", map[string]any{"text": "over http"}); isErr || got != "echo: over http" {
+		t.Errorf("echo through the proxy: isError=%v %q", isErr, got)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("upstream calls: %d", calls.Load())
 	}
 }
