@@ -2,18 +2,11 @@ package mcp_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/gatehouse-dev/gatehouse/internal/daemon"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 type withToken struct {
@@ -31,28 +24,14 @@ func (w withToken) RoundTrip(r *http.Request) (*http.Response, error) {
 // the Authorization header, the same tools, the same journal.
 func TestStreamableHTTP(t *testing.T) {
 	dir := t.TempDir()
-	cfg := daemon.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.StateDir = filepath.Join(dir, "state")
-	cfg.Policy = filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(cfg.Policy, []byte(policy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Wait(ctx) }()
-	defer func() { cancel(); <-done }()
-	adminTok, _ := daemon.ReadAdminToken(cfg.StateDir)
-	admin := httpapi.NewClient("http://"+d.Addr(), adminTok)
+	addr, admin := startDaemon(t, policy)
+	ctx := context.Background()
+	adminTok := admin.Token
 	tok, err := admin.AddAgent(ctx, "http-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := "http://" + d.Addr() + "/mcp"
+	endpoint := "http://" + addr + "/mcp"
 
 	// No token, or the admin's: refused.
 	for _, bad := range []string{"", "gat_nonsense", adminTok} {

@@ -2,12 +2,8 @@ package mcp_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +11,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/daemon"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
@@ -48,24 +43,9 @@ func upstream(calls *atomic.Int32) *sdk.Server {
 
 func TestProxy(t *testing.T) {
 	dir := t.TempDir()
-	cfg := daemon.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.StateDir = filepath.Join(dir, "state")
-	cfg.Policy = filepath.Join(dir, "policy.yaml")
 	pol := "version: 1\ndefault: allow\nrules:\n  - id: no-danger\n    effect: deny\n    reason: not that one\n    command: {exact: \"mcp__up__danger\"}\n"
-	if err := os.WriteFile(cfg.Policy, []byte(pol), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Wait(ctx) }()
-	defer func() { cancel(); <-done }()
-	adminTok, _ := daemon.ReadAdminToken(cfg.StateDir)
-	admin := httpapi.NewClient("http://"+d.Addr(), adminTok)
+	addr, admin := startDaemon(t, pol)
+	ctx := context.Background()
 	tok, err := admin.AddAgent(ctx, "proxied")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +60,7 @@ func TestProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+d.Addr(), tok.Token), Opts: mcp.Options{Session: "px", Cwd: dir}}
+	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Session: "px", Cwd: dir}}
 	srv, err := p.Server(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -140,23 +120,9 @@ func TestProxy(t *testing.T) {
 // The upstream may be a streamable HTTP server (--url) just as well.
 func TestProxyHTTPUpstream(t *testing.T) {
 	dir := t.TempDir()
-	cfg := daemon.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.StateDir = filepath.Join(dir, "state")
-	cfg.Policy = filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(cfg.Policy, []byte("version: 1\ndefault: allow\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Wait(ctx) }()
-	defer func() { cancel(); <-done }()
-	adminTok, _ := daemon.ReadAdminToken(cfg.StateDir)
-	tok, err := httpapi.NewClient("http://"+d.Addr(), adminTok).AddAgent(ctx, "proxied")
+	addr, admin := startDaemon(t, "version: 1\ndefault: allow\n")
+	ctx := context.Background()
+	tok, err := admin.AddAgent(ctx, "proxied")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +135,7 @@ func TestProxyHTTPUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+d.Addr(), tok.Token), Opts: mcp.Options{Cwd: dir}}
+	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: dir}}
 	srv, err := p.Server(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -32,16 +32,16 @@ rules:
     command: {prefix: "write_file /etc/"}
 `
 
-// session connects a Go SDK client to a Gatehouse MCP server whose agent
-// acts through a real daemon on loopback.
-func session(t *testing.T) (*sdk.ClientSession, *httpapi.Client, string) {
+// startDaemon starts a real daemon on loopback with policy pol and returns
+// its address and an admin client.
+func startDaemon(t *testing.T, pol string) (string, *httpapi.Client) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := daemon.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Policy = filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(cfg.Policy, []byte(policy), 0o600); err != nil {
+	if err := os.WriteFile(cfg.Policy, []byte(pol), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -52,8 +52,20 @@ func session(t *testing.T) (*sdk.ClientSession, *httpapi.Client, string) {
 	done := make(chan error, 1)
 	go func() { done <- d.Wait(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	adminTok, _ := daemon.ReadAdminToken(cfg.StateDir)
-	admin := httpapi.NewClient("http://"+d.Addr(), adminTok)
+	adminTok, err := daemon.ReadAdminToken(cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Addr(), httpapi.NewClient("http://"+d.Addr(), adminTok)
+}
+
+// session connects a Go SDK client to a Gatehouse MCP server whose agent
+// acts through a real daemon on loopback.
+func session(t *testing.T) (*sdk.ClientSession, *httpapi.Client, string) {
+	t.Helper()
+	dir := t.TempDir()
+	addr, admin := startDaemon(t, policy)
+	ctx := context.Background()
 	tok, err := admin.AddAgent(ctx, "mcp-agent")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +74,7 @@ func session(t *testing.T) (*sdk.ClientSession, *httpapi.Client, string) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := mcp.NewServer(httpapi.NewClient("http://"+d.Addr(), tok.Token), mcp.Options{Session: "mcp-1", Cwd: work})
+	srv := mcp.NewServer(httpapi.NewClient("http://"+addr, tok.Token), mcp.Options{Session: "mcp-1", Cwd: work})
 	st, ct := sdk.NewInMemoryTransports()
 	if _, err := srv.Connect(ctx, st, nil); err != nil {
 		t.Fatal(err)
