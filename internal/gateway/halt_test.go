@@ -30,7 +30,10 @@ func TestHaltRacesNewActions(t *testing.T) {
 					return
 				default:
 				}
-				_, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"sleep", "0.05"}, Cwd: f.dir}, gateway.Sink{})
+				// Long enough that none ends by itself before the halt
+				// kills it: every action the halt names must be one it
+				// interrupted.
+				_, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"sleep", "30"}, Cwd: f.dir}, gateway.Sink{})
 				if err != nil {
 					t.Error(err)
 					return
