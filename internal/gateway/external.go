@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
@@ -73,46 +74,23 @@ func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req Extern
 	}
 	defer done()
 	journalCtx := context.WithoutCancel(ctx)
-	h, passed, err := g.gate(runCtx, p.Name, req.Session)
-	if err != nil {
-		return nil, err
-	}
-	defer passed()
-	now := g.now()
-	a := &gatehouse.Action{
-		ID: newActionID(now), Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
-		Kind: req.Kind, Command: req.Command, Shell: req.Kind == gatehouse.KindShell, Cwd: req.Cwd, System: req.System,
-		Intent: req.Intent, TraceID: newTraceID(), Status: gatehouse.StatusPending,
-		External: true, Tool: req.Tool, Input: req.Input, Client: req.Client,
-	}
-	if a.Shell {
-		a.Argv = []string{"/bin/sh", "-c", req.Command}
-	}
-	if h != nil {
-		return g.refuseHalted(journalCtx, a, h, passed)
-	}
-	v, err := g.decider.Decide(runCtx, a)
-	if err != nil {
-		return nil, err
-	}
-	a.Decision, a.Analysis = v.Decision, v.Analysis
-	g.observe(ctx, a)
-	if h, passed2, err := g.gate(runCtx, a.Agent, a.Session); err != nil {
-		return nil, err
-	} else {
-		defer passed2()
-		if h != nil {
-			return g.refuseHalted(journalCtx, a, h, passed)
+	ad, refused, err := g.admit(ctx, runCtx, journalCtx, p.Name, req.Session, func(now time.Time) *gatehouse.Action {
+		a := &gatehouse.Action{
+			ID: newActionID(now), Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
+			Kind: req.Kind, Command: req.Command, Shell: req.Kind == gatehouse.KindShell, Cwd: req.Cwd, System: req.System,
+			Intent: req.Intent, TraceID: newTraceID(), Status: gatehouse.StatusPending,
+			External: true, Tool: req.Tool, Input: req.Input, Client: req.Client,
 		}
+		if a.Shell {
+			a.Argv = []string{"/bin/sh", "-c", req.Command}
+		}
+		return a
+	})
+	if err != nil || refused != nil {
+		return refused, err
 	}
-	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
-	if err != nil {
-		return nil, err
-	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
-	if err != nil {
-		return nil, err
-	}
+	a, requested, decided, passed := ad.a, ad.requested, ad.decided, ad.passed
+	defer passed()
 	switch a.Decision.Effect {
 	case gatehouse.EffectAllow:
 		return g.startExternal(journalCtx, a, passed, requested, decided)

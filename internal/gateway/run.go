@@ -164,55 +164,23 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 	defer done()
 	journalCtx := context.WithoutCancel(ctx)
 
-	// A halt refuses it; a pause holds it here until lifted.
-	h, passed, err := g.gate(runCtx, p.Name, req.Session)
-	if err != nil {
-		return nil, err
+	ad, refused, err := g.admit(ctx, runCtx, journalCtx, p.Name, req.Session, func(now time.Time) *gatehouse.Action {
+		return g.newAction(now, p, &req)
+	})
+	if err != nil || refused != nil {
+		return refused, err
 	}
+	a, requested, decided, passed := ad.a, ad.requested, ad.decided, ad.passed
 	defer passed() // if not called sooner, once journaled
-	now := g.now()
-	a := g.newAction(now, p, &req)
-	if h != nil {
-		return g.refuseHalted(journalCtx, a, h, passed)
-	}
-	v, err := g.decider.Decide(runCtx, a)
-	if err != nil {
-		return nil, err
-	}
-	a.Decision, a.Analysis = v.Decision, v.Analysis
-	// The tripwires see it now, before it runs: a halt or pause it causes
-	// stops or holds it.
-	g.observe(ctx, a)
-	if h, passed2, err := g.gate(runCtx, a.Agent, a.Session); err != nil {
-		return nil, err
-	} else {
-		first := passed
-		passed = func() { first(); passed2() }
-		defer passed2()
-		if h != nil {
-			return g.refuseHalted(journalCtx, a, h, passed)
-		}
-	}
-
-	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
-	if err != nil {
-		return nil, err
-	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
-	if err != nil {
-		return nil, err
-	}
 	switch a.Decision.Effect {
 	case gatehouse.EffectAllow, gatehouse.EffectReview:
 	default: // deny, or anything unknown: fail closed
 		fin := gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: fmt.Sprintf("refused by rule %q: %s", a.Decision.Rule, a.Decision.Reason)}
-		defer passed()
 		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
 	}
 
 	prep, fin := g.prepare(a, &req, sink)
 	if fin != nil {
-		defer passed()
 		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
 	}
 	if a.Decision.Effect == gatehouse.EffectAllow {
@@ -436,6 +404,63 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	fin := finished(res, context.Cause(runCtx))
 	unregister() // it has ended: a halt from here on must not name it as killed
 	return g.finish(journalCtx, a, fin)
+}
+
+// admitted is a new action that passed the gate and was decided, with its
+// first two events ready to journal.
+type admitted struct {
+	a                  *gatehouse.Action
+	requested, decided gatehouse.Event
+	// passed releases the next request a lifted pause held; call it once
+	// this one is journaled. It is idempotent.
+	passed func()
+}
+
+// admit takes a new action, built by build at the time it is let in,
+// through what every action meets before it is journaled: the gate (a
+// halt refuses it, a pause holds it), the decider, the tripwires (which
+// see it before it runs), and the gate again (for a halt or pause the
+// tripwires just put in force). An action a halt refuses is journaled as
+// refused and returned as refused; otherwise admit returns it admitted.
+func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session string, build func(time.Time) *gatehouse.Action) (*admitted, *gatehouse.Action, error) {
+	h, first, err := g.gate(runCtx, agent, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := g.now()
+	a := build(now)
+	if h != nil {
+		refused, err := g.refuseHalted(journalCtx, a, h, first)
+		return nil, refused, err
+	}
+	v, err := g.decider.Decide(runCtx, a)
+	if err != nil {
+		first()
+		return nil, nil, err
+	}
+	a.Decision, a.Analysis = v.Decision, v.Analysis
+	g.observe(ctx, a)
+	h, second, err := g.gate(runCtx, a.Agent, a.Session)
+	if err != nil {
+		first()
+		return nil, nil, err
+	}
+	passed := sync.OnceFunc(func() { first(); second() })
+	if h != nil {
+		refused, err := g.refuseHalted(journalCtx, a, h, passed)
+		return nil, refused, err
+	}
+	requested, err := gatehouse.NewEvent(now, gatehouse.EventActionRequested, a.ID, requestOf(a))
+	if err != nil {
+		passed()
+		return nil, nil, err
+	}
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
+	if err != nil {
+		passed()
+		return nil, nil, err
+	}
+	return &admitted{a: a, requested: requested, decided: decided, passed: passed}, nil, nil
 }
 
 // project returns a with the linked events applied: the action exactly as
