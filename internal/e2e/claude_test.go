@@ -17,18 +17,22 @@ import (
 	"time"
 )
 
-// claudeBin finds the Claude Code CLI: $GATEHOUSE_CLAUDE, set by .ci/run.
-// In CI its absence is a failure; elsewhere the test is skipped.
-func claudeBin(t *testing.T) string {
-	if p := os.Getenv("GATEHOUSE_CLAUDE"); p != "" {
+// installed returns the path that .ci/run puts in the environment variable
+// name for what it installed. In CI its absence is a failure; elsewhere the
+// test is skipped.
+func installed(t *testing.T, name, what string) string {
+	if p := os.Getenv(name); p != "" {
 		return p
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("GATEHOUSE_CLAUDE is not set: .ci/run installs Claude Code and names it there")
+		t.Fatalf("%s is not set: .ci/run installs %s and names it there", name, what)
 	}
-	t.Skip("Claude Code not installed (set GATEHOUSE_CLAUDE to its cli)")
+	t.Skipf("%s not installed (set %s)", what, name)
 	return ""
 }
+
+// claudeBin finds the Claude Code CLI.
+func claudeBin(t *testing.T) string { return installed(t, "GATEHOUSE_CLAUDE", "Claude Code") }
 
 // toolCall is one step of a script: the assistant asks for a tool call.
 type toolCall struct {

@@ -11,18 +11,10 @@ import (
 	"time"
 )
 
-// nodeModules finds the npm packages of the MCP tests — the TypeScript SDK
-// and the reference server-everything — in $GATEHOUSE_MCP_NODE_MODULES,
-// set by .ci/run. In CI their absence is a failure; elsewhere a skip.
+// nodeModules finds the npm packages of the MCP tests: the TypeScript SDK
+// and the reference server-everything.
 func nodeModules(t *testing.T) string {
-	if p := os.Getenv("GATEHOUSE_MCP_NODE_MODULES"); p != "" {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("GATEHOUSE_MCP_NODE_MODULES is not set: .ci/run installs the MCP packages and names them there")
-	}
-	t.Skip("MCP npm packages not installed (set GATEHOUSE_MCP_NODE_MODULES)")
-	return ""
+	return installed(t, "GATEHOUSE_MCP_NODE_MODULES", "the MCP npm packages")
 }
 
 // The client is the official TypeScript SDK; it starts `gatehouse mcp
