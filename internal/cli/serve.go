@@ -33,6 +33,9 @@ Flags:
   --policy FILE           policy file (default STATE/policy.yaml, written with the
                           default policy on first start); reloaded when it changes
                           and on SIGHUP
+  --config FILE           configuration file: MCP upstreams, workspaces, credential
+                          grants (default STATE/config.yaml if it exists); see
+                          docs/CONFIG.md
   --policy-poll DUR       how often to look for changes of the policy file (default 1s;
                           0 turns watching off)
   --webhook URL           POST a signed JSON notification here for each pending approval
@@ -58,6 +61,7 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.StringVar(&cfg.StateDir, "state", daemon.StateDir(e.Getenv), "")
 	fs.StringVar(&cfg.Store, "store", "", "")
 	fs.StringVar(&cfg.Policy, "policy", "", "")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "")
 	fs.DurationVar(&cfg.PolicyPoll, "policy-poll", cfg.PolicyPoll, "")
 	fs.StringVar(&cfg.Webhook, "webhook", "", "")
 	secretFile := fs.String("webhook-secret-file", "", "")

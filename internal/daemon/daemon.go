@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
@@ -49,6 +50,15 @@ func loadPolicy(cfg *Config) (*policy.Policy, error) {
 		}
 	}
 	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell})
+}
+
+// loadConfig reads the configuration file: the one named, which must
+// exist, or config.yaml in the state directory if there is one.
+func loadConfig(cfg *Config) (*config.File, error) {
+	if cfg.ConfigFile != "" {
+		return config.Load(cfg.ConfigFile, false)
+	}
+	return config.Load(filepath.Join(cfg.StateDir, config.FileName), true)
 }
 
 // PolicyFile is the policy's file name in the state directory.
@@ -114,6 +124,9 @@ type Config struct {
 	StateDir string // holds gatehouse.db, admin.token and the lock
 	Store    string // the SQLite database file; default StateDir/gatehouse.db
 	Policy   string // the policy file; default StateDir/policy.yaml, written on first start
+	// ConfigFile is the configuration file (internal/config); default
+	// StateDir/config.yaml, which may be absent.
+	ConfigFile string
 	// PolicyPoll is how often the daemon looks for changes of the policy
 	// file; 0 turns watching off (SIGHUP and policy reload still work).
 	PolicyPoll time.Duration
@@ -207,6 +220,7 @@ func ReadAdminToken(dir string) (string, error) {
 // Daemon is a running gateway.
 type Daemon struct {
 	cfg    Config
+	conf   *config.File // the configuration file
 	log    *slog.Logger
 	notify notify.Notifier
 	watch  chan struct{} // closed to stop the policy watcher
@@ -246,6 +260,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	}
 	admin, err := ensureAdminToken(cfg.StateDir)
 	if err != nil {
+		return nil, err
+	}
+	if d.conf, err = loadConfig(&d.cfg); err != nil {
 		return nil, err
 	}
 	pol, err := loadPolicy(&d.cfg)
