@@ -164,6 +164,13 @@ type ActionFilter struct {
 	Session      string
 	Status       Status
 	Grep         string // substring of Command or Intent
+	// Trace selects the actions whose TraceID equals it exactly. It must
+	// be empty or a valid trace id (ValidTraceID: 32 lowercase hex digits;
+	// turn user input into one with ParseTraceID); a store returns
+	// EINVALID for anything else. Several actions may share a trace id
+	// only if the journal was written so; the gateway gives each action
+	// its own.
+	Trace string
 	// Limit caps the result to the newest Limit matching actions; 0 means
 	// the store's default (DefaultLimit). The result is still oldest first.
 	Limit int

@@ -550,7 +550,7 @@ func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest) []string {
 	env["GATEHOUSE_ACTION_ID"] = a.ID
 	env["GATEHOUSE_AGENT"] = a.Agent
 	env["GATEHOUSE_SESSION"] = a.Session
-	env["TRACEPARENT"] = "00-" + a.TraceID + "-" + randomHex(8) + "-01"
+	env["TRACEPARENT"] = a.Traceparent()
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

@@ -150,7 +150,7 @@ func (c *Client) ReplayPolicy(ctx context.Context, req ReplayRequest) (*gateway.
 }
 
 // Actions queries actions. The query's keys are those of GET /v1/actions
-// (since, until, agent, session, status, grep, limit); time bounds are
+// (since, until, agent, session, status, grep, trace, limit); time bounds are
 // passed as typed and resolved by the daemon.
 func (c *Client) Actions(ctx context.Context, query url.Values) ([]*gatehouse.Action, error) {
 	path := "/v1/actions"

@@ -241,6 +241,8 @@ func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
 			}
 		case "grep":
 			f.Grep = val
+		case "trace":
+			f.Trace, err = gatehouse.ParseTraceID(val)
 		case "limit":
 			f.Limit, err = strconv.Atoi(val)
 			if err != nil || f.Limit < 1 || f.Limit > gatehouse.MaxLimit {

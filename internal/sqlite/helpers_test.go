@@ -76,7 +76,7 @@ func (a actionSpec) events(tb testing.TB) (first, last []gatehouse.Event) {
 	req := event(tb, a.at, gatehouse.EventActionRequested, a.id, gatehouse.ActionRequested{
 		Agent: a.agent, Session: a.session, Kind: gatehouse.KindShell,
 		Argv: []string{"/bin/sh", "-c", a.command}, Command: a.command, Shell: true,
-		Cwd: "/work", Intent: a.intent, TraceID: "trace-" + a.id,
+		Cwd: "/work", Intent: a.intent, TraceID: traceOf(a.id),
 	})
 	first = []gatehouse.Event{req}
 	if a.status == gatehouse.StatusPending {
@@ -128,6 +128,13 @@ func agentAdded(tb testing.TB, at time.Time, name, token string) gatehouse.Event
 
 func agentRevoked(tb testing.TB, at time.Time, name string) gatehouse.Event {
 	return event(tb, at, gatehouse.EventAgentRevoked, name, gatehouse.AgentRevoked{By: "admin"})
+}
+
+// traceOf is the trace id the tests give action id: a valid one, unique
+// to it.
+func traceOf(id string) string {
+	h := sha256.Sum256([]byte("trace " + id))
+	return hex.EncodeToString(h[:16])
 }
 
 func tokenHash(token string) string {

@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	actionCols = "id, time, agent, session, status, command, intent, doc"
+	actionCols = "id, time, agent, session, status, command, intent, trace_id, doc"
 	agentCols  = "name, token_hash, created_at, revoked_at, doc"
 	eventCols  = "seq, time, type, subject, data, prev_hash, hash"
 )
@@ -30,7 +30,7 @@ type scanner interface{ Scan(dest ...any) error }
 // then catches an edit to either the doc or a column.
 func scanAction(sc scanner) (*gatehouse.Action, error) {
 	var c actionRow
-	if err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.doc); err != nil {
+	if err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc); err != nil {
 		return nil, err
 	}
 	return c.decode()
@@ -41,7 +41,7 @@ func scanAction(sc scanner) (*gatehouse.Action, error) {
 func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
 	var c actionRow
 	var doc sql.RawBytes
-	if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &doc); err != nil {
+	if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &doc); err != nil {
 		return nil, err
 	}
 	c.doc = doc
@@ -49,7 +49,7 @@ func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
 }
 
 type actionRow struct {
-	id, agent, session, status, command, intent string
+	id, agent, session, status, command, intent, trace string
 	time                                        int64
 	doc                                         []byte
 }
@@ -66,6 +66,7 @@ func (c *actionRow) decode() (*gatehouse.Action, error) {
 	a.Status = gatehouse.Status(c.status)
 	a.Command = c.command
 	a.Intent = c.intent
+	a.TraceID = c.trace
 	return a, nil
 }
 
@@ -110,8 +111,8 @@ func (s *Store) Action(ctx context.Context, id string) (*gatehouse.Action, error
 
 // Actions returns the newest f.Limit actions that match f (DefaultLimit if
 // 0), oldest first. It returns EINVALID if f.Limit is negative or over
-// gatehouse.MaxLimit, f.Status is not a status, or f.Until is before
-// f.Since.
+// gatehouse.MaxLimit, f.Status is not a status, f.Trace is not a trace id,
+// or f.Until is before f.Since.
 func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gatehouse.Action, error) {
 	limit := f.Limit
 	switch {
@@ -122,6 +123,9 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "unknown status %q", f.Status)
+	}
+	if f.Trace != "" && !gatehouse.ValidTraceID(f.Trace) {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "invalid trace id %q: want 32 lowercase hexadecimal digits", f.Trace)
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "until (%s) is before since (%s)",
@@ -149,6 +153,9 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	if f.Status != "" {
 		cond("status = ?", string(f.Status))
 	}
+	if f.Trace != "" {
+		cond("trace_id = ?", f.Trace)
+	}
 	if !f.Since.IsZero() {
 		cond("time >= ?", nanos(f.Since))
 	}
@@ -174,7 +181,7 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	var rs []actionRow
 	for rows.Next() {
 		var c actionRow
-		if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.doc); err != nil {
+		if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc); err != nil {
 			return nil, readErr(ctx, "sqlite.Actions", err)
 		}
 		rs = append(rs, c)
@@ -370,6 +377,23 @@ func (s *Store) scanEvents(ctx context.Context, op string, fn func(gatehouse.Eve
 		return readErr(ctx, op, err)
 	}
 	return nil
+}
+
+// Head implements gatehouse.Store: the event with the highest seq.
+func (s *Store) Head(ctx context.Context) (gatehouse.Event, error) {
+	var head gatehouse.Event
+	found := false
+	err := s.scanEvents(ctx, "sqlite.Head", func(e gatehouse.Event) error {
+		head, found = e, true
+		return nil
+	}, "SELECT "+eventCols+" FROM events ORDER BY seq DESC LIMIT 1")
+	if err != nil {
+		return gatehouse.Event{}, err
+	}
+	if !found {
+		return gatehouse.Event{}, gatehouse.Errorf(gatehouse.ENOTFOUND, "the journal is empty")
+	}
+	return head, nil
 }
 
 // EventsOfType implements gatehouse.Store.

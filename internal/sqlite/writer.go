@@ -58,7 +58,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, committed func()) (*writer, 
 		// DO NOTHING makes a duplicate id an answer (no row inserted)
 		// rather than an error: the sequencer takes an action.requested
 		// for an id it does not hold to be new, and this checks it.
-		{&w.insertAction, "INSERT INTO actions (id, time, agent, session, status, command, intent, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
+		{&w.insertAction, "INSERT INTO actions (id, time, agent, session, status, command, intent, trace_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
 		// Only status and doc change after action.requested: leaving the
 		// other columns out of SET spares SQLite the index updates.
 		{&w.updateAction, "UPDATE actions SET status = ?, doc = ? WHERE id = ?"},
@@ -476,7 +476,7 @@ func (w *writer) writeRows(ctx context.Context, p *pending) error {
 			continue
 		}
 		res, err := w.insertAction.ExecContext(ctx,
-			a.ID, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, t.doc)
+			a.ID, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, a.TraceID, t.doc)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,119 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
+)
+
+func TestActionsByTrace(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	for i := range 5 {
+		record(t, s, actionSpec{id: actionID(i), agent: "a", session: "s", command: "true", at: t0.Add(time.Duration(i) * time.Second), status: gatehouse.StatusSucceeded})
+	}
+	for _, tc := range []struct {
+		name string
+		f    gatehouse.ActionFilter
+		want []string
+	}{
+		{"one", gatehouse.ActionFilter{Trace: traceOf(actionID(3))}, []string{actionID(3)}},
+		{"with agent", gatehouse.ActionFilter{Trace: traceOf(actionID(3)), Agent: "a"}, []string{actionID(3)}},
+		{"with another agent", gatehouse.ActionFilter{Trace: traceOf(actionID(3)), Agent: "b"}, nil},
+		{"outside the window", gatehouse.ActionFilter{Trace: traceOf(actionID(3)), Since: t0.Add(4 * time.Second)}, nil},
+		{"unknown", gatehouse.ActionFilter{Trace: traceOf("nobody")}, nil},
+	} {
+		as, err := s.Actions(ctx, tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := ids(as); !reflect.DeepEqual(got, tc.want) && (len(got) != 0 || len(tc.want) != 0) {
+			t.Errorf("%s: Actions = %v, want %v", tc.name, got, tc.want)
+		}
+		for _, a := range as {
+			if a.TraceID != tc.f.Trace {
+				t.Errorf("%s: action %s has trace %s", tc.name, a.ID, a.TraceID)
+			}
+		}
+	}
+	// The filter holds a trace id exactly as the journal does: anything
+	// else is refused, not silently matched against nothing.
+	for _, bad := range []string{"x", traceOf("a")[:31], "4BF92F3577B34DA6A3CE929D0E0E4736", "00-" + traceOf("a") + "-00f067aa0ba902b7-01"} {
+		_, err := s.Actions(ctx, gatehouse.ActionFilter{Trace: bad})
+		wantCode(t, err, gatehouse.EINVALID)
+	}
+}
+
+// A tampered trace_id column shows in what readers see, and so in Verify.
+func TestTraceColumnTamperShows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	s := MustOpenPath(t, path)
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	if _, err := rawDB(t, path).Exec("UPDATE actions SET trace_id = ? WHERE id = ?", traceOf("other"), actionID(1)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Action(ctx, actionID(1))
+	if err != nil || a.TraceID != traceOf("other") {
+		t.Fatalf("Action = %+v, %v; want the column's trace id", a, err)
+	}
+	if diff := verify(t, s); !reflect.DeepEqual(diff, []string{actionID(1)}) {
+		t.Errorf("verify: %v, want the tampered action", diff)
+	}
+}
+
+// Migration 3 fills trace_id from the documents of a store written before
+// it had the column.
+func TestMigrationBackfillsTrace(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "true", at: t0.Add(time.Second), status: gatehouse.StatusRunning})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema version 2, as an older build left it.
+	db := rawDB(t, path)
+	for _, q := range []string{"DROP INDEX actions_trace_time", "ALTER TABLE actions DROP COLUMN trace_id", "PRAGMA user_version = 2"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s = MustOpenPath(t, path)
+	for _, id := range []string{actionID(1), actionID(2)} {
+		as, err := s.Actions(ctx, gatehouse.ActionFilter{Trace: traceOf(id)})
+		if err != nil || len(as) != 1 || as[0].ID != id {
+			t.Errorf("after migration, Actions(trace of %s) = %v, %v", id, ids(as), err)
+		}
+	}
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("projection differs after migration: %v", diff)
+	}
+}
+
+func TestHead(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	_, err := s.Head(ctx)
+	wantCode(t, err, gatehouse.ENOTFOUND)
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	es := allEvents(t, s)
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := es[len(es)-1]; !reflect.DeepEqual(head, last) {
+		t.Errorf("Head() = %+v, want the last event %+v", head, last)
+	}
+}
