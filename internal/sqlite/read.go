@@ -50,8 +50,8 @@ func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
 
 type actionRow struct {
 	id, agent, session, status, command, intent, trace string
-	time                                        int64
-	doc                                         []byte
+	time                                               int64
+	doc                                                []byte
 }
 
 func (c *actionRow) decode() (*gatehouse.Action, error) {
