@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	sjson "github.com/segmentio/encoding/json"
+
 	"github.com/gatehouse-dev/gatehouse"
 )
 
@@ -56,7 +58,12 @@ type actionRow struct {
 
 func (c *actionRow) decode() (*gatehouse.Action, error) {
 	a := new(gatehouse.Action)
-	if err := json.Unmarshal(c.doc, a); err != nil {
+	// Decoding the documents is most of what a large read costs (an
+	// incident report reads 100,000): segmentio's decoder, already linked
+	// in through the MCP SDK, does it in about a third of the time of
+	// encoding/json, with the same results for what encoding/json wrote
+	// (strings and raw messages are copied, not aliased to doc).
+	if err := sjson.Unmarshal(c.doc, a); err != nil {
 		return nil, gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.decodeAction", err, "action "+c.id+": stored document is corrupt")
 	}
 	a.ID = c.id
