@@ -170,6 +170,81 @@ func (c *Client) Action(ctx context.Context, id string) (*gatehouse.Action, erro
 	return &out, nil
 }
 
+// VerifyAnchored asks the daemon to verify its journal and check that it
+// still holds the anchor's event with its hash.
+func (c *Client) VerifyAnchored(ctx context.Context, a gatehouse.Anchor) (*gatehouse.VerifyReport, error) {
+	var out gatehouse.VerifyReport
+	q := url.Values{"seq": {fmt.Sprint(a.Seq)}, "hash": {a.Hash}}
+	if err := c.call(ctx, http.MethodGet, "/v1/verify?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Head returns the journal's newest event, as a checkpoint signs it.
+func (c *Client) Head(ctx context.Context) (*Head, error) {
+	var out Head
+	if err := c.call(ctx, http.MethodGet, "/v1/head", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Incident writes the incident report to w in the query's format (keys
+// since, until, agent, session, format; see GET /v1/incident) as the
+// daemon streams it. A report cut off in transit is EUNAVAILABLE.
+func (c *Client) Incident(ctx context.Context, query url.Values, w io.Writer) error {
+	return c.copyBody(ctx, "/v1/incident", query, w, "the report")
+}
+
+// Export writes the exported events, one JSON object a line (keys since,
+// until, agent, after; see GET /v1/export), to w as they arrive. An
+// export cut off in transit is EUNAVAILABLE: w then holds a prefix.
+func (c *Client) Export(ctx context.Context, query url.Values, w io.Writer) error {
+	return c.copyBody(ctx, "/v1/export", query, w, "the export")
+}
+
+func (c *Client) copyBody(ctx context.Context, path string, query url.Values, w io.Writer, what string) error {
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := checkStatus(resp); err != nil {
+		return err
+	}
+	if _, err := io.Copy(taggedWriter{w}, resp.Body); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var we *writeError
+		if errors.As(err, &we) {
+			return we.err // our side: stdout closed, disk full
+		}
+		return gatehouse.WrapError(gatehouse.EUNAVAILABLE, "httpapi.copyBody", err, what+" was cut off before its end")
+	}
+	return nil
+}
+
+// writeError is a failure of the writer a body is copied to, told apart
+// from the connection's.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+type taggedWriter struct{ w io.Writer }
+
+func (t taggedWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		err = &writeError{err}
+	}
+	return n, err
+}
+
 // Verify asks the daemon to verify its journal.
 func (c *Client) Verify(ctx context.Context) (*gatehouse.VerifyReport, error) {
 	var out gatehouse.VerifyReport

@@ -355,3 +355,20 @@ func sortedSet(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// HaltActions returns the ids of the actions that the halts and pauses of
+// events name (killed, cancelled, evidence) among those in force at some
+// time in q's window, sorted: the actions Input.Related should hold, as
+// far as the store has them.
+func HaltActions(events []gatehouse.Event, q Query) []string {
+	in := &Input{Query: Query{Since: q.Since, Until: q.Until}, Events: events}
+	ids := map[string]bool{}
+	for _, h := range relevantHalts(in) {
+		for _, list := range [][]string{h.Killed, h.Cancelled, h.Evidence} {
+			for _, id := range list {
+				ids[id] = true
+			}
+		}
+	}
+	return sortedSet(ids)
+}

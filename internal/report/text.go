@@ -160,10 +160,10 @@ func windowLine(r *Report) string {
 	q := r.Query
 	from, to := "the start of the journal", "now"
 	if q.Since != nil {
-		from = stamp(*q.Since)
+		from = stamp(*q.Since) + " UTC"
 	}
 	if q.Until != nil {
-		to = stamp(*q.Until)
+		to = stamp(*q.Until) + " UTC"
 	}
 	who := "all agents"
 	if q.Agent != "" {
@@ -174,7 +174,7 @@ func windowLine(r *Report) string {
 	} else {
 		who += ", all sessions"
 	}
-	return fmt.Sprintf("Actions requested from %s to %s UTC (%s). Generated %s UTC.", from, to, who, stamp(r.GeneratedAt))
+	return fmt.Sprintf("Actions requested from %s to %s (%s). Generated %s UTC.", from, to, who, stamp(r.GeneratedAt))
 }
 
 func signalLine(s *Signal) string {
