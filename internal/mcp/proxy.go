@@ -96,8 +96,9 @@ func (p *Proxy) callTool(name string) sdk.ToolHandler {
 		}
 		// The downstream request's _meta is not forwarded: it belongs to
 		// that session (it carries the protocol version the agent
-		// negotiated, which an HTTP upstream checks against its own).
-		res, callErr := p.Upstream.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
+		// negotiated, which an HTTP upstream checks against its own). It
+		// carries the action's traceparent instead, for correlation.
+		res, callErr := p.Upstream.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args, Meta: sdk.Meta{"traceparent": a.Traceparent()}})
 		out := gateway.ExternalOutcome{ID: a.ID}
 		switch {
 		case callErr != nil:
