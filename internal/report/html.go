@@ -7,32 +7,37 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"stamp":    stamp,
-	"stampPtr": stampPtr,
-	"dur":      durPtr,
-	"millis":   func(ms int64) string { return millis(float64(ms)) },
-	"none":     orNone,
-	"exit":     exitOf,
-	"decision": decisionOf,
-	"counts":   statusCounts,
-	"join":     strings.Join,
-	"title":    title,
-	"scope":    scopeOf,
-	"signal":   signalLine,
-	"clip":     clip,
-	"plural":   plural,
-	"risk":     riskClass,
-	"inc":      func(i int) int { return i + 1 },
-	"classes":  func() []string { return classOrder },
-	"count":    func(m map[string]int, k string) int { return m[k] },
-}).Parse(htmlTemplate))
+// htmlTmpl is parsed on first use, not at every start of the binary (hook
+// invocations start it for each tool call).
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"stamp":    stamp,
+		"stampPtr": stampPtr,
+		"dur":      durPtr,
+		"millis":   func(ms int64) string { return millis(float64(ms)) },
+		"none":     orNone,
+		"exit":     exitOf,
+		"decision": decisionOf,
+		"counts":   statusCounts,
+		"join":     strings.Join,
+		"title":    title,
+		"scope":    scopeOf,
+		"signal":   signalLine,
+		"clip":     clip,
+		"plural":   plural,
+		"risk":     riskClass,
+		"inc":      func(i int) int { return i + 1 },
+		"classes":  func() []string { return classOrder },
+		"count":    func(m map[string]int, k string) int { return m[k] },
+	}).Parse(htmlTemplate))
+})
 
 // HTML writes r as one self-contained HTML page: inline CSS, a little
 // inline script (colour the chart by status or by risk, filter the
@@ -47,7 +52,7 @@ func HTML(w io.Writer, r *Report) error {
 		Headline string
 		Chart    chart
 	}{r, windowLine(r), headline(r), buildChart(r)}
-	if err := htmlTmpl.Execute(b, data); err != nil {
+	if err := htmlTmpl().Execute(b, data); err != nil {
 		return err
 	}
 	return b.Flush()
