@@ -139,17 +139,17 @@ func retries(in *Input) []Retry {
 		last    *gatehouse.Action
 		attempt int // of last, in its run of unsuccessful attempts
 	}
-	prev := map[key]*run{}
+	prev := make(map[key]run, 1024)
 	out := []Retry{}
 	for _, a := range in.Actions {
 		k := key{a.Agent, a.Session, a.Command}
-		p := prev[k]
+		p, ok := prev[k]
 		attempt := 1
-		if p != nil && unsuccessful(p.last.Status) && p.last.FinishedAt != nil && !p.last.FinishedAt.After(a.Time) {
+		if ok && unsuccessful(p.last.Status) && p.last.FinishedAt != nil && !p.last.FinishedAt.After(a.Time) {
 			attempt = p.attempt + 1
 			out = append(out, Retry{Entry: entry(a), Attempt: attempt, After: p.last.ID, AfterStatus: p.last.Status})
 		}
-		prev[k] = &run{last: a, attempt: attempt}
+		prev[k] = run{last: a, attempt: attempt}
 	}
 	return out
 }
@@ -263,20 +263,24 @@ func relevantHalts(in *Input) []*gatehouse.Halt {
 	return out
 }
 
-// find returns the action id, from the window or the related ones.
-func (in *Input) find(id string, byID map[string]*gatehouse.Action) *gatehouse.Action {
-	if a := byID[id]; a != nil {
-		return a
-	}
-	return in.Related[id]
+// lookup finds actions by id among the window's and the related ones,
+// indexing the window's on first use: most reports never need it.
+type lookup struct {
+	in   *Input
+	byID map[string]*gatehouse.Action
 }
 
-func (in *Input) byID() map[string]*gatehouse.Action {
-	m := make(map[string]*gatehouse.Action, len(in.Actions))
-	for _, a := range in.Actions {
-		m[a.ID] = a
+func (l *lookup) find(id string) *gatehouse.Action {
+	if l.byID == nil {
+		l.byID = make(map[string]*gatehouse.Action, len(l.in.Actions))
+		for _, a := range l.in.Actions {
+			l.byID[a.ID] = a
+		}
 	}
-	return m
+	if a := l.byID[id]; a != nil {
+		return a
+	}
+	return l.in.Related[id]
 }
 
 // haltEntries says of each halt what was running in its scope when it
@@ -284,7 +288,7 @@ func (in *Input) byID() map[string]*gatehouse.Action {
 // had started and not yet ended — what it cancelled and how many actions
 // it refused.
 func haltEntries(in *Input, halts []*gatehouse.Halt) []HaltEntry {
-	byID := in.byID()
+	ids := &lookup{in: in}
 	out := []HaltEntry{}
 	for _, h := range halts {
 		he := HaltEntry{ID: h.ID, Mode: h.Mode, Scope: h.Scope, Reason: h.Reason, By: h.By, Kill: h.Kill,
@@ -307,7 +311,7 @@ func haltEntries(in *Input, halts []*gatehouse.Halt) []HaltEntry {
 		}
 		for _, id := range h.Killed {
 			killed[id] = true
-			if a := in.find(id, byID); a != nil {
+			if a := ids.find(id); a != nil {
 				add(a, true)
 			} else if in.Query.Agent == "" && in.Query.Session == "" {
 				he.Running = append(he.Running, HaltRun{Entry: Entry{ID: id}, Killed: true})
@@ -321,7 +325,7 @@ func haltEntries(in *Input, halts []*gatehouse.Halt) []HaltEntry {
 		}
 		sort.SliceStable(he.Running, func(i, j int) bool { return he.Running[i].Time.Before(he.Running[j].Time) })
 		for _, id := range h.Cancelled {
-			if a := in.find(id, byID); a != nil {
+			if a := ids.find(id); a != nil {
 				if in.Query.matches(a.Agent, a.Session) {
 					he.Cancelled = append(he.Cancelled, entry(a))
 				}
@@ -431,14 +435,14 @@ func firstWrong(in *Input, halts []*gatehouse.Halt) *Signal {
 		}
 		consider(s)
 	}
-	byID := in.byID()
+	ids := &lookup{in: in}
 	for _, h := range halts {
 		if h.Tripwire == "" || len(h.Seq) == 0 || !in.Query.inWindow(h.IssuedAt) {
 			continue
 		}
 		s := &Signal{Kind: "tripwire", Seq: h.Seq[0], Time: h.IssuedAt, Halt: h.ID, Tripwire: h.Tripwire, Reason: h.Reason}
 		for _, id := range h.Evidence {
-			if a := in.find(id, byID); a != nil {
+			if a := ids.find(id); a != nil {
 				e := entry(a)
 				s.Action = &e
 				break
