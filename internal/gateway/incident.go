@@ -27,7 +27,7 @@ func (g *Gateway) Incident(ctx context.Context, p gatehouse.Principal, q report.
 			q.Until.UTC().Format(time.RFC3339Nano), q.Since.UTC().Format(time.RFC3339Nano))
 	}
 	now := g.now()
-	f := gatehouse.ActionFilter{Since: q.Since, Until: q.Until, Agent: q.Agent, Session: q.Session, Limit: gatehouse.MaxLimit}
+	f := gatehouse.ActionFilter{Since: q.Since, Until: q.Until, Agent: q.Agent, Session: q.Session, Limit: gatehouse.MaxLimit, Brief: true}
 	acts, err := g.actionsInParts(ctx, f, now)
 	if err != nil {
 		return nil, err

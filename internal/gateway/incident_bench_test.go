@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +35,8 @@ var incidentStart = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 // incidentJournal returns the path of the benchmark's journal, building it
 // (about a minute) unless GATEHOUSE_BENCH_INCIDENT names one that exists;
 // with that variable set, the built file is kept there.
+// GATEHOUSE_BENCH_OUTPUT=N gives each action N bytes of stdout instead of
+// 36 (use another GATEHOUSE_BENCH_INCIDENT file for it).
 func incidentJournal(b *testing.B) string {
 	b.Helper()
 	path := os.Getenv("GATEHOUSE_BENCH_INCIDENT")
@@ -68,6 +72,10 @@ func buildIncidentJournal(b *testing.B, path string) {
 	classes := []gatehouse.Class{gatehouse.ClassRead, gatehouse.ClassRead, gatehouse.ClassWrite, gatehouse.ClassRead,
 		gatehouse.ClassDestructive, gatehouse.ClassRead, gatehouse.ClassRead, gatehouse.ClassRead}
 	step := time.Hour / incidentActions
+	stdout := "ok  \tgithub.com/example/project\t0.41s\n"
+	if n, err := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_OUTPUT")); err == nil && n > 0 {
+		stdout = strings.Repeat(stdout, n/len(stdout)+1)[:n]
+	}
 	var batch []gatehouse.Event
 	flush := func() {
 		if _, err := s.Append(ctx, batch...); err != nil {
@@ -111,7 +119,7 @@ func buildIncidentJournal(b *testing.B, path string) {
 			batch = append(batch, ev(at, gatehouse.EventActionDecided, id, gatehouse.ActionDecided{Decision: gatehouse.DefaultDecision, Analysis: an}))
 		}
 		fin := gatehouse.ActionFinished{Status: gatehouse.StatusSucceeded, ExitCode: &code, DurationMS: &dur,
-			Stdout: "ok  \tgithub.com/example/project\t0.41s\n", StdoutBytes: 36}
+			Stdout: stdout, StdoutBytes: int64(len(stdout))}
 		if n%50 == 3 {
 			code = 1
 			fin.Status, fin.Stderr = gatehouse.StatusFailed, "FAIL\n"

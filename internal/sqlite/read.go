@@ -19,9 +19,11 @@ import (
 )
 
 const (
-	actionCols = "id, time, agent, session, status, command, intent, trace_id, doc"
-	agentCols  = "name, token_hash, created_at, revoked_at, doc"
-	eventCols  = "seq, time, type, subject, data, prev_hash, hash"
+	actionCols = "id, time, agent, session, status, command, intent, trace_id, doc, outputs"
+	// briefCols are actionCols without the outputs (ActionFilter.Brief).
+	briefCols = "id, time, agent, session, status, command, intent, trace_id, doc, NULL"
+	agentCols = "name, token_hash, created_at, revoked_at, doc"
+	eventCols = "seq, time, type, subject, data, prev_hash, hash"
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -33,7 +35,7 @@ type scanner interface{ Scan(dest ...any) error }
 // then catches an edit to either the doc or a column.
 func scanAction(sc scanner) (*gatehouse.Action, error) {
 	var c actionRow
-	if err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc); err != nil {
+	if err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc, &c.out); err != nil {
 		return nil, err
 	}
 	return c.decode()
@@ -43,18 +45,18 @@ func scanAction(sc scanner) (*gatehouse.Action, error) {
 // instead of copying it.
 func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
 	var c actionRow
-	var doc sql.RawBytes
-	if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &doc); err != nil {
+	var doc, out sql.RawBytes
+	if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &doc, &out); err != nil {
 		return nil, err
 	}
-	c.doc = doc
+	c.doc, c.out = doc, out
 	return c.decode()
 }
 
 type actionRow struct {
 	id, agent, session, status, command, intent, trace string
 	time                                               int64
-	doc                                                []byte
+	doc, out                                           []byte // out: NULL for rows written before migration 4, and brief reads
 }
 
 func (c *actionRow) decode() (*gatehouse.Action, error) { return c.decodeFlags(0) }
@@ -76,6 +78,12 @@ func (c *actionRow) decodeFlags(flags sjson.ParseFlags) (*gatehouse.Action, erro
 	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
 		err = errors.New("trailing data after the document")
 	}
+	if err == nil && len(c.out) > 0 {
+		var o outputs
+		if _, err = sjson.Parse(c.out, &o, flags); err == nil {
+			a.Argv, a.Stdout, a.Stderr, a.Response, a.Input = o.Argv, o.Stdout, o.Stderr, o.Response, o.Input
+		}
+	}
 	if err != nil {
 		return nil, gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.decodeAction", err, "action "+c.id+": stored document is corrupt")
 	}
@@ -88,6 +96,36 @@ func (c *actionRow) decodeFlags(flags sjson.ParseFlags) (*gatehouse.Action, erro
 	a.Intent = c.intent
 	a.TraceID = c.trace
 	return a, nil
+}
+
+// outputs are the fields of an action kept in the outputs column: what can
+// be large.
+type outputs struct {
+	Argv     []string        `json:"argv,omitempty"`
+	Stdout   string          `json:"stdout,omitempty"`
+	Stderr   string          `json:"stderr,omitempty"`
+	Response string          `json:"response,omitempty"`
+	Input    json.RawMessage `json:"input,omitempty"`
+}
+
+// marshalAction encodes a's row: doc, the action without its outputs, and
+// out, its outputs (nil if it has none).
+func marshalAction(a *gatehouse.Action) (doc, out []byte, err error) {
+	o := outputs{Argv: a.Argv, Stdout: a.Stdout, Stderr: a.Stderr, Response: a.Response, Input: a.Input}
+	if o.Argv != nil || o.Stdout != "" || o.Stderr != "" || o.Response != "" || len(o.Input) > 0 {
+		if out, err = json.Marshal(&o); err != nil {
+			return nil, nil, err
+		}
+	}
+	rest := *a
+	brief(&rest)
+	doc, err = json.Marshal(&rest)
+	return doc, out, err
+}
+
+// brief empties what ActionFilter.Brief leaves out.
+func brief(a *gatehouse.Action) {
+	a.Argv, a.Stdout, a.Stderr, a.Response, a.Input = nil, "", "", "", nil
 }
 
 // scanAgent reads a row of agentCols; like scanAction, the columns win
@@ -157,7 +195,11 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 		args []any
 		and  = " WHERE "
 	)
-	q.WriteString("SELECT " + actionCols + " FROM actions")
+	cols := actionCols
+	if f.Brief {
+		cols = briefCols
+	}
+	q.WriteString("SELECT " + cols + " FROM actions")
 	cond := func(expr string, vals ...any) {
 		q.WriteString(and)
 		q.WriteString(expr)
@@ -201,7 +243,7 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	var rs []actionRow
 	for rows.Next() {
 		var c actionRow
-		if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc); err != nil {
+		if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc, &c.out); err != nil {
 			return nil, readErr(ctx, "sqlite.Actions", err)
 		}
 		rs = append(rs, c)
@@ -213,6 +255,11 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	as, err := decodeActions(rs)
 	if err != nil {
 		return nil, err
+	}
+	if f.Brief {
+		for _, a := range as {
+			brief(a) // rows written before migration 4 have their outputs in doc
+		}
 	}
 	slices.Reverse(as)
 	return as, nil

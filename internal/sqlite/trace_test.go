@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -78,12 +79,31 @@ func TestMigrationBackfillsTrace(t *testing.T) {
 	}
 	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
 	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "true", at: t0.Add(time.Second), status: gatehouse.StatusRunning})
+	before := map[string]*gatehouse.Action{}
+	for _, id := range []string{actionID(1), actionID(2)} {
+		a, err := s.Action(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[id] = a
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Back to schema version 2, as an older build left it.
+	// Back to schema version 2, as an older build left it: the whole
+	// action in doc, no trace_id or outputs columns.
 	db := rawDB(t, path)
-	for _, q := range []string{"DROP INDEX actions_trace_time", "ALTER TABLE actions DROP COLUMN trace_id", "PRAGMA user_version = 2"} {
+	for id, a := range before {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("UPDATE actions SET doc = ? WHERE id = ?", doc, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"DROP INDEX actions_trace_time", "ALTER TABLE actions DROP COLUMN trace_id",
+		"ALTER TABLE actions DROP COLUMN outputs", "PRAGMA user_version = 2"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -91,6 +111,16 @@ func TestMigrationBackfillsTrace(t *testing.T) {
 	db.Close()
 
 	s = MustOpenPath(t, path)
+	for id, want := range before {
+		if got, err := s.Action(ctx, id); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("after migration, Action(%s) = %+v, %v; want %+v", id, got, err, want)
+		}
+	}
+	// The running one ends: its row is rewritten in the new layout.
+	fin := event(t, t0.Add(2*time.Second), gatehouse.EventActionFinished, actionID(2), gatehouse.ActionFinished{Status: gatehouse.StatusSucceeded, Stdout: "done"})
+	if _, err := s.Append(ctx, fin); err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []string{actionID(1), actionID(2)} {
 		as, err := s.Actions(ctx, gatehouse.ActionFilter{Trace: traceOf(id)})
 		if err != nil || len(as) != 1 || as[0].ID != id {
@@ -115,5 +145,56 @@ func TestHead(t *testing.T) {
 	}
 	if last := es[len(es)-1]; !reflect.DeepEqual(head, last) {
 		t.Errorf("Head() = %+v, want the last event %+v", head, last)
+	}
+}
+
+// Brief reads leave the outputs out, in either layout of a row (outputs
+// in their column, or in the document as rows older than migration 4
+// have them); full reads have them, in either.
+func TestBrief(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	s := MustOpenPath(t, path)
+	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "echo one", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "echo two", at: t0.Add(time.Second), status: gatehouse.StatusFailed})
+	full, err := s.Actions(ctx, gatehouse.ActionFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row 2 in the old layout.
+	doc, _ := json.Marshal(full[1])
+	if _, err := rawDB(t, path).Exec("UPDATE actions SET doc = ?, outputs = NULL WHERE id = ?", doc, actionID(2)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Actions(ctx, gatehouse.ActionFilter{})
+	if err != nil || !reflect.DeepEqual(again, full) {
+		t.Fatalf("full read after rewriting a row in the old layout: %v", err)
+	}
+	if full[0].Stdout == "" || len(full[0].Argv) == 0 {
+		t.Fatalf("the fixture's actions have no outputs: %+v", full[0])
+	}
+	br, err := s.Actions(ctx, gatehouse.ActionFilter{Brief: true})
+	if err != nil || len(br) != 2 {
+		t.Fatalf("Brief: %v, %v", br, err)
+	}
+	for i, a := range br {
+		if a.Stdout != "" || a.Stderr != "" || a.Argv != nil || a.Response != "" || a.Input != nil {
+			t.Errorf("brief action %s has outputs: %+v", a.ID, a)
+		}
+		want := *full[i]
+		want.Argv, want.Stdout, want.Stderr, want.Response, want.Input = nil, "", "", "", nil
+		if !reflect.DeepEqual(*a, want) {
+			t.Errorf("brief action %s differs from the full one beyond its outputs:\n%+v\n%+v", a.ID, *a, want)
+		}
+	}
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("verify: %v", diff)
+	}
+	// A tampered outputs column shows in full reads, so in Verify.
+	if _, err := rawDB(t, path).Exec(`UPDATE actions SET outputs = CAST('{"stdout":"forged"}' AS BLOB) WHERE id = ?`, actionID(1)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := verify(t, s); !reflect.DeepEqual(diff, []string{actionID(1)}) {
+		t.Errorf("verify after tampering with outputs: %v", diff)
 	}
 }
