@@ -172,9 +172,10 @@ type ActionFilter struct {
 	// its own.
 	Trace string
 	// Brief leaves out of each action what can be large and a summary of
-	// many actions does not need: Argv, Stdout, Stderr, Response and Input
-	// come back empty (Command still holds the command, and the output
-	// sizes and hashes are there). The incident report reads so.
+	// many actions does not need: Argv, Stdout, Stderr, Response, Input and
+	// Analysis.Commands come back empty (Command still holds the command,
+	// Analysis its class, risk, reasons and targets, and the output sizes
+	// and hashes are there). The incident report reads so.
 	Brief bool
 	// Limit caps the result to the newest Limit matching actions; 0 means
 	// the store's default (DefaultLimit). The result is still oldest first.

@@ -145,8 +145,12 @@ func headline(r *Report) string {
 		return "No actions were requested in the window."
 	}
 	var b strings.Builder
+	names := s.Agents
+	if len(names) > 8 {
+		names = append(names[:8:8], fmt.Sprintf("and %d more", len(s.Agents)-8))
+	}
 	fmt.Fprintf(&b, "%s by %s (%s) in %s on %s: %s.",
-		plural(s.Actions, "action", "actions"), plural(len(s.Agents), "agent", "agents"), strings.Join(s.Agents, ", "),
+		plural(s.Actions, "action", "actions"), plural(len(s.Agents), "agent", "agents"), strings.Join(names, ", "),
 		plural(s.Sessions, "session", "sessions"), plural(s.Systems, "system", "systems"), statusCounts(s.ByStatus))
 	fmt.Fprintf(&b, " %d destructive and %d irreversible by analysis; %s, %s, %s; %s; %s, which killed %s.",
 		s.Destructive, s.Irreversible, plural(s.Denials, "denial", "denials"), plural(s.Failures, "failure or interruption", "failures and interruptions"),

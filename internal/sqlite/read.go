@@ -66,15 +66,48 @@ func (c *actionRow) decode() (*gatehouse.Action, error) { return c.decodeFlags(0
 // copied out, which spares most of a large read's allocations.
 func (c *actionRow) decodeOwned() (*gatehouse.Action, error) { return c.decodeFlags(sjson.ZeroCopy) }
 
+// decodeBrief is decodeOwned for a Brief read: the analysis's commands are
+// skipped as they are parsed, not decoded and dropped.
+func (c *actionRow) decodeBrief() (*gatehouse.Action, error) {
+	a := new(gatehouse.Action)
+	d := briefDoc{Action: a}
+	return c.finish(a, &d, sjson.ZeroCopy, func() {
+		if d.Analysis != nil {
+			a.Analysis = &gatehouse.Analysis{Class: d.Analysis.Class, Risk: d.Analysis.Risk, Reasons: d.Analysis.Reasons,
+				Targets: d.Analysis.Targets, ParseError: d.Analysis.ParseError}
+		}
+		brief(a) // rows written before migration 4 have their outputs in doc
+	})
+}
+
+// briefDoc decodes a document into Action, but for its analysis, whose
+// commands it leaves out (its Analysis field hides the Action's).
+type briefDoc struct {
+	*gatehouse.Action
+	Analysis *struct {
+		Class      gatehouse.Class `json:"class"`
+		Risk       int             `json:"risk"`
+		Reasons    []string        `json:"reasons"`
+		Targets    []string        `json:"targets,omitempty"`
+		ParseError string          `json:"parse_error,omitempty"`
+	} `json:"analysis,omitempty"`
+}
+
 func (c *actionRow) decodeFlags(flags sjson.ParseFlags) (*gatehouse.Action, error) {
 	a := new(gatehouse.Action)
+	return c.finish(a, a, flags, nil)
+}
+
+// finish decodes the row's doc into into (a, or what wraps it), its
+// outputs into a, runs then, and sets the fields that have columns.
+func (c *actionRow) finish(a *gatehouse.Action, into any, flags sjson.ParseFlags, then func()) (*gatehouse.Action, error) {
 	// Decoding the documents is most of what a large read costs (an
 	// incident report reads 100,000): segmentio's decoder, already linked
 	// in through the MCP SDK, does it in about a third of the time of
 	// encoding/json, with the same results for what encoding/json wrote.
 	// Without ZeroCopy, strings and raw messages are copied, not aliased
 	// to doc (which may be a driver buffer about to be reused).
-	rest, err := sjson.Parse(c.doc, a, flags)
+	rest, err := sjson.Parse(c.doc, into, flags)
 	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
 		err = errors.New("trailing data after the document")
 	}
@@ -86,6 +119,9 @@ func (c *actionRow) decodeFlags(flags sjson.ParseFlags) (*gatehouse.Action, erro
 	}
 	if err != nil {
 		return nil, gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.decodeAction", err, "action "+c.id+": stored document is corrupt")
+	}
+	if then != nil {
+		then()
 	}
 	a.ID = c.id
 	a.Time = time.Unix(0, c.time).UTC()
@@ -252,26 +288,25 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 		return nil, readErr(ctx, "sqlite.Actions", err)
 	}
 	rows.Close() // return the connection to the pool before decoding
-	as, err := decodeActions(rs)
+	as, err := decodeActions(rs, f.Brief)
 	if err != nil {
 		return nil, err
-	}
-	if f.Brief {
-		for _, a := range as {
-			brief(a) // rows written before migration 4 have their outputs in doc
-		}
 	}
 	slices.Reverse(as)
 	return as, nil
 }
 
 // decodeActions decodes rows, spreading a large result over the CPUs.
-func decodeActions(rs []actionRow) ([]*gatehouse.Action, error) {
+func decodeActions(rs []actionRow, brief bool) ([]*gatehouse.Action, error) {
 	as := make([]*gatehouse.Action, len(rs))
 	errs := make([]error, len(rs))
 	decode := func(k, n int) {
 		for i := k; i < len(rs); i += n {
-			as[i], errs[i] = rs[i].decodeOwned()
+			if brief {
+				as[i], errs[i] = rs[i].decodeBrief()
+			} else {
+				as[i], errs[i] = rs[i].decodeOwned()
+			}
 		}
 	}
 	n := min(runtime.GOMAXPROCS(0), len(rs)/64+1)
