@@ -117,6 +117,8 @@ func TestGolden(t *testing.T) {
 	}{
 		{"incident", report.Query{Since: fixtureSince, Until: fixtureNow}},
 		{"incident-ci", report.Query{Since: fixtureSince, Until: fixtureNow, Agent: "ci"}},
+		// Nothing in the window: every section empty.
+		{"incident-empty", report.Query{Since: fixtureNow, Until: fixtureNow.Add(time.Hour), Session: "none"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := report.Build(inputFrom(t, readJournal(t), tc.q, fixtureNow))
