@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 var runCmd = &command{
@@ -79,7 +78,7 @@ func (f envFlag) Set(s string) error {
 var _ flag.Value = envFlag(nil)
 
 func runRun(ctx context.Context, c *command, e *Env, args []string) int {
-	var req gateway.RunRequest
+	var req gatehouse.RunRequest
 	env := envFlag{}
 	fs := newFlags(c)
 	fs.StringVar(&req.Session, "session", e.Getenv("GATEHOUSE_SESSION"), "")
@@ -152,10 +151,10 @@ const reattachFor = 10 * time.Minute
 // runAndWait runs req and, if it waits for review, keeps waiting: when the
 // connection breaks (the daemon restarts) it attaches to the pending
 // action again until it is decided.
-func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse.Action, error) {
+func runAndWait(ctx context.Context, e *Env, req gatehouse.RunRequest) (*gatehouse.Action, error) {
 	cl := e.client()
 	var told string
-	hooks := httpapi.Hooks{Pending: func(a *gatehouse.Action) {
+	o := client.RunOptions{Stdout: e.Stdout, Stderr: e.Stderr, Pending: func(a *gatehouse.Action) {
 		if told == a.ID {
 			return
 		}
@@ -163,7 +162,7 @@ func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse
 		fmt.Fprintf(e.Stderr, "gatehouse: action %s waits for approval by %s (rule %q: %s); approve with: gatehouse approve %s\n",
 			a.ID, approvers(a), a.Decision.Rule, oneLine(a.Decision.Reason), a.ID)
 	}}
-	a, err := cl.Run(ctx, req, e.Stdout, e.Stderr, hooks)
+	a, err := denied(cl.Run(ctx, req, o))
 	if err == nil || a == nil || a.Status != gatehouse.StatusPending {
 		return a, err
 	}
@@ -187,7 +186,7 @@ func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse
 		}
 		backoff = min(2*backoff, 2*time.Second)
 		var next *gatehouse.Action
-		next, err = cl.Attach(ctx, id, req, e.Stdout, e.Stderr, hooks)
+		next, err = denied(cl.Attach(ctx, id, req, o))
 		if next != nil {
 			a = next
 		}
@@ -195,6 +194,15 @@ func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse
 			return a, nil
 		}
 	}
+}
+
+// denied passes on what Run and Attach return, except that an action the
+// gateway refused is no error here: exitStatus explains it.
+func denied(a *gatehouse.Action, err error) (*gatehouse.Action, error) {
+	if gatehouse.ErrorCode(err) == gatehouse.EREFUSED && a != nil {
+		return a, nil
+	}
+	return a, err
 }
 
 func approvers(a *gatehouse.Action) string {

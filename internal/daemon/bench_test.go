@@ -13,20 +13,26 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // startDaemon starts a real daemon on a free loopback port with its state
 // in a temporary directory, and returns a client holding a new agent's
 // token.
-func startDaemon(tb testing.TB) (*daemon.Daemon, *httpapi.Client) {
+func startDaemon(tb testing.TB) (*daemon.Daemon, *client.Client) {
 	return startDaemonPolicy(tb, "version: 1\ndefault: allow\n")
 }
 
 // startDaemonPolicy is startDaemon with the given policy file.
-func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *httpapi.Client) {
+func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *client.Client) {
+	tb.Helper()
+	d, c, _ := startDaemonToken(tb, pol)
+	return d, c
+}
+
+// startDaemonToken is startDaemonPolicy, returning the agent's token too.
+func startDaemonToken(tb testing.TB, pol string) (*daemon.Daemon, *client.Client, string) {
 	tb.Helper()
 	cfg := daemon.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -53,11 +59,11 @@ func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *httpapi.Clie
 		tb.Fatal(err)
 	}
 	url := "http://" + d.Addr()
-	tok, err := httpapi.NewClient(url, admin).AddAgent(ctx, "bench")
+	tok, err := client.New(url, admin).AddAgent(ctx, "bench")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return d, httpapi.NewClient(url, tok.Token)
+	return d, client.New(url, tok.Token), tok.Token
 }
 
 // BenchmarkApprovalRoundTrip measures what a reviewer waits for after
@@ -70,11 +76,11 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 	d, agent := startDaemonPolicy(b, "version: 1\ndefault: review\napproval_timeout: 1h\n")
 	admin, _ := daemon.ReadAdminToken(filepath.Dir(d.Store()))
 	url := "http://" + d.Addr()
-	tok, err := httpapi.NewClient(url, admin).AddIdentity(context.Background(), "alice", gatehouse.RoleReviewer)
+	tok, err := client.New(url, admin).AddIdentity(context.Background(), "alice", gatehouse.RoleReviewer)
 	if err != nil {
 		b.Fatal(err)
 	}
-	reviewer := httpapi.NewClient(url, tok.Token)
+	reviewer := client.New(url, tok.Token)
 	dir := b.TempDir()
 	var rt []time.Duration
 	b.ResetTimer()
@@ -83,16 +89,15 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 		started := make(chan time.Time, 1)
 		done := make(chan error, 1)
 		go func() {
-			_, err := agent.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard,
-				httpapi.Hooks{
-					Pending: func(a *gatehouse.Action) { pending <- a.ID },
-					Started: func(*gatehouse.Action) { started <- time.Now() },
-				})
+			_, err := agent.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, client.RunOptions{
+				Pending: func(a *gatehouse.Action) { pending <- a.ID },
+				Started: func(*gatehouse.Action) { started <- time.Now() },
+			})
 			done <- err
 		}()
 		id := <-pending
 		t0 := time.Now()
-		if _, err := reviewer.Review(context.Background(), id, gatehouse.VerdictApprove, httpapi.ReviewRequest{}); err != nil {
+		if _, err := reviewer.Review(context.Background(), id, gatehouse.VerdictApprove, gatehouse.ReviewRequest{}); err != nil {
 			b.Fatal(err)
 		}
 		t1 := <-started
@@ -106,8 +111,8 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-func runTrue(tb testing.TB, c *httpapi.Client, dir string) {
-	a, err := c.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard, httpapi.Hooks{})
+func runTrue(tb testing.TB, c *client.Client, dir string) {
+	a, err := c.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, client.RunOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -159,14 +164,14 @@ func BenchmarkOverhead(b *testing.B) {
 // process (start of the CLI binary, its request, the daemon's work) with
 // running /bin/true itself, alternately.
 func BenchmarkRunProcess(b *testing.B) {
-	d, c := startDaemon(b)
+	d, _, token := startDaemonToken(b, "version: 1\ndefault: allow\n")
 	bin := filepath.Join(b.TempDir(), "gatehouse")
 	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-dev/gatehouse/cmd/gatehouse")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+c.Token)
+	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+token)
 	run := func() {
 		cmd := exec.Command(bin, "run", "--", "/bin/true")
 		cmd.Env = env
@@ -237,7 +242,7 @@ func BenchmarkRunConcurrent64(b *testing.B) {
 func BenchmarkHalt100(b *testing.B) {
 	d, agent := startDaemon(b)
 	admin, _ := daemon.ReadAdminToken(filepath.Dir(d.Store()))
-	op := httpapi.NewClient("http://"+d.Addr(), admin)
+	op := client.New("http://"+d.Addr(), admin)
 	dir := b.TempDir()
 	var took []time.Duration
 	b.ResetTimer()
@@ -250,8 +255,8 @@ func BenchmarkHalt100(b *testing.B) {
 			ended.Add(1)
 			go func() {
 				defer ended.Done()
-				a, _ := agent.Run(context.Background(), gateway.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir},
-					io.Discard, io.Discard, httpapi.Hooks{Started: func(*gatehouse.Action) { started.Done() }})
+				a, _ := agent.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir},
+					client.RunOptions{Started: func(*gatehouse.Action) { started.Done() }})
 				endedAt.Store(i, time.Now())
 				if a == nil || a.Status != gatehouse.StatusInterrupted {
 					b.Errorf("action not interrupted: %+v", a)
@@ -261,7 +266,7 @@ func BenchmarkHalt100(b *testing.B) {
 		started.Wait()
 		b.StartTimer()
 		t0 := time.Now()
-		if _, err := op.Halt(context.Background(), gateway.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "bench"}); err != nil {
+		if _, err := op.Halt(context.Background(), gatehouse.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		ended.Wait()

@@ -22,27 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
-	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
-
-// RunRequest is what a client asks to run. Its JSON form is the body of
-// POST /v1/run.
-type RunRequest struct {
-	// Argv is the command and its arguments, exec'd directly. With Shell,
-	// Command is used instead.
-	Argv []string `json:"argv,omitempty"`
-	// Shell runs Command with /bin/sh -c.
-	Shell   bool   `json:"shell,omitempty"`
-	Command string `json:"command,omitempty"`
-
-	Session   string            `json:"session,omitempty"`
-	Model     string            `json:"model,omitempty"`
-	Intent    string            `json:"intent,omitempty"`
-	System    string            `json:"system,omitempty"`
-	Cwd       string            `json:"cwd,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	TimeoutMS int64             `json:"timeout_ms,omitempty"`
-}
 
 // Sink receives a run's progress: Pending if the action waits for review,
 // Started once its start is durably journaled and it is about to start,
@@ -65,7 +45,7 @@ const (
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (g *Gateway) validate(req *RunRequest) error {
+func (g *Gateway) validate(req *gatehouse.RunRequest) error {
 	inv := func(format string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, format, args...) }
 	if req.Shell {
 		if len(req.Argv) > 0 {
@@ -150,7 +130,7 @@ func (g *Gateway) validate(req *RunRequest) error {
 // it is returned with its status. If the end cannot be journaled, the
 // action is returned with EUNAVAILABLE; the next start of the daemon
 // closes it as interrupted.
-func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req gatehouse.RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents run actions: use a token from `gatehouse agent add`")
 	}
@@ -220,7 +200,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 // req must be the original request (its environment values are not
 // journaled, so the agent sends them again); p must be the action's agent.
 // An action that has already ended is returned as it is.
-func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req gatehouse.RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents attach to their actions")
 	}
@@ -307,7 +287,7 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 
 // prepare resolves a's program. If it cannot be run, it returns the end to
 // journal instead (127 not found, 126 not executable).
-func (g *Gateway) prepare(a *gatehouse.Action, req *RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+func (g *Gateway) prepare(a *gatehouse.Action, req *gatehouse.RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
 	spec := executor.Spec{
 		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
@@ -502,7 +482,7 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 	}, nil
 }
 
-func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
+func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse.RunRequest) *gatehouse.Action {
 	a := &gatehouse.Action{
 		ID:   newActionID(now),
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
@@ -539,7 +519,7 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 // environ builds a command's complete environment: the base environment,
 // the client's allowed variables, then the gateway's own, which a client
 // cannot override.
-func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest) []string {
+func (g *Gateway) environ(a *gatehouse.Action, req *gatehouse.RunRequest) []string {
 	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
 	for k, v := range g.cfg.BaseEnv {
 		env[k] = v
@@ -700,7 +680,7 @@ func (g *Gateway) loadLearned(ctx context.Context) error {
 			if !r.ExpiresAt.After(now) {
 				return nil
 			}
-			return g.learned.Add(policy.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
+			return g.learned.Add(gatehouse.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
 				CreatedBy: r.CreatedBy, FromAction: r.FromAction, CreatedAt: e.Time, ExpiresAt: r.ExpiresAt})
 		case gatehouse.EventRuleRemoved:
 			_ = g.learned.Remove(e.Subject) // it may have expired meanwhile

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 )
 
@@ -50,14 +51,14 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/session-events", s.authed(post(s, http.StatusOK, s.gw.SessionEvent), http.MethodPost))
 	s.mux.HandleFunc("/v1/standing", s.authed(s.standing, http.MethodGet))
 	s.mux.HandleFunc("/v1/halts", s.authed(s.halts, http.MethodGet, http.MethodPost))
-	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req ResumeRequest) ([]*gatehouse.Halt, error) {
+	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req client.ResumeRequest) ([]*gatehouse.Halt, error) {
 		return s.gw.Resume(ctx, p, req.Scope)
 	}), http.MethodPost))
 	s.mux.HandleFunc("/v1/status", s.authed(get(s, s.gw.Status), http.MethodGet))
 	s.mux.HandleFunc("/v1/policy", s.authed(get(s, s.gw.Policy), http.MethodGet))
 	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/test", s.authed(post(s, http.StatusOK, s.gw.TestPolicy), http.MethodPost))
-	s.mux.HandleFunc("/v1/policy/replay", s.authed(s.policyReplay, http.MethodPost))
+	s.mux.HandleFunc("/v1/policy/replay", s.authed(post(s, http.StatusOK, s.gw.ReplayPolicy), http.MethodPost))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	})
@@ -173,7 +174,7 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	var req addAgentRequest
+	var req client.AddAgentRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return
@@ -186,7 +187,7 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
+	writeJSON(w, http.StatusCreated, client.AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
 }
 
 func (s *Server) agent(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -269,30 +270,30 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+	s.stream(w, r, func(req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
 		return s.gw.Run(r.Context(), p, req, sink)
 	})
 }
 
 func (s *Server) attach(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+	s.stream(w, r, func(req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
 		return s.gw.Attach(r.Context(), p, r.PathValue("id"), req, sink)
 	})
 }
 
 // stream answers a run or attach request with NDJSON frames.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
-	var req gateway.RunRequest
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gatehouse.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
+	var req gatehouse.RunRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return
 	}
 	fw := &frameWriter{w: w}
 	sink := gateway.Sink{
-		Pending: func(a *gatehouse.Action) { fw.send(Frame{Type: FramePending, Action: a}) },
-		Started: func(a *gatehouse.Action) { fw.send(Frame{Type: FrameStarted, Action: a}) },
-		Stdout:  streamWriter{fw, FrameStdout},
-		Stderr:  streamWriter{fw, FrameStderr},
+		Pending: func(a *gatehouse.Action) { fw.send(client.Frame{Type: client.FramePending, Action: a}) },
+		Started: func(a *gatehouse.Action) { fw.send(client.Frame{Type: client.FrameStarted, Action: a}) },
+		Stdout:  streamWriter{fw, client.FrameStdout},
+		Stderr:  streamWriter{fw, client.FrameStderr},
 	}
 	a, err := do(req, sink)
 	switch {
@@ -300,9 +301,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.
 		s.error(w, r, err)
 	case err != nil:
 		s.logError(r, err)
-		fw.send(Frame{Type: FrameError, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
+		fw.send(client.Frame{Type: client.FrameError, Error: &client.ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
 	default:
-		fw.send(Frame{Type: FrameFinished, Action: a})
+		fw.send(client.Frame{Type: client.FrameFinished, Action: a})
 	}
 }
 
@@ -310,23 +311,23 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.
 // stream of a pending frame (if it waits for review) and a finished frame
 // with the action — status running means go ahead, denied means do not.
 func (s *Server) external(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	var req gateway.ExternalRequest
+	var req gatehouse.ExternalRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return
 	}
 	fw := &frameWriter{w: w}
 	a, err := s.gw.Request(r.Context(), p, req, gateway.Sink{
-		Pending: func(a *gatehouse.Action) { fw.send(Frame{Type: FramePending, Action: a}) },
+		Pending: func(a *gatehouse.Action) { fw.send(client.Frame{Type: client.FramePending, Action: a}) },
 	})
 	switch {
 	case err != nil && !fw.begun():
 		s.error(w, r, err)
 	case err != nil:
 		s.logError(r, err)
-		fw.send(Frame{Type: FrameError, Action: a, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
+		fw.send(client.Frame{Type: client.FrameError, Action: a, Error: &client.ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
 	default:
-		fw.send(Frame{Type: FrameFinished, Action: a})
+		fw.send(client.Frame{Type: client.FrameFinished, Action: a})
 	}
 }
 
@@ -348,26 +349,9 @@ func (s *Server) standing(w http.ResponseWriter, r *http.Request, p gatehouse.Pr
 
 func (s *Server) review(verdict string) handler {
 	return func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-		var req ReviewRequest
-		if err := decodeBody(w, r, &req); err != nil {
-			s.error(w, r, err)
-			return
-		}
-		var rem *gateway.Remember
-		if req.Remember != nil {
-			ttl, err := time.ParseDuration(req.Remember.TTL)
-			if err != nil && req.Remember.TTL != "" {
-				s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "invalid ttl %q", req.Remember.TTL))
-				return
-			}
-			rem = &gateway.Remember{Match: req.Remember.Match, TTL: ttl, Scope: req.Remember.Scope, Pattern: req.Remember.Pattern}
-		}
-		a, err := s.gw.Review(r.Context(), p, r.PathValue("id"), verdict, req.Reason, rem)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, a)
+		post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req gatehouse.ReviewRequest) (*gatehouse.Action, error) {
+			return s.gw.Review(ctx, p, r.PathValue("id"), verdict, req)
+		})(w, r, p)
 	}
 }
 
@@ -395,25 +379,6 @@ func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p gatehous
 	writeJSON(w, http.StatusOK, info)
 }
 
-func (s *Server) policyReplay(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	var req ReplayRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	since, err := gatehouse.ParseTimeBound(req.Since, s.now())
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	rep, err := s.gw.ReplayPolicy(r.Context(), p, []byte(req.Policy), since)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
-}
-
 // frameWriter serialises frames from the executor's output goroutines and
 // flushes each, so the client sees output as it is produced. A client that
 // went away makes writes fail; that is ignored here — the request's context
@@ -426,7 +391,7 @@ type frameWriter struct {
 	enc   *json.Encoder
 }
 
-func (f *frameWriter) send(fr Frame) {
+func (f *frameWriter) send(fr client.Frame) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.dead {
@@ -464,7 +429,7 @@ type streamWriter struct {
 }
 
 func (s streamWriter) Write(p []byte) (int, error) {
-	s.f.send(Frame{Type: s.kind, Data: append([]byte(nil), p...)})
+	s.f.send(client.Frame{Type: s.kind, Data: append([]byte(nil), p...)})
 	return len(p), nil
 }
 
@@ -508,7 +473,7 @@ func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	code := gatehouse.ErrorCode(err)
-	writeJSON(w, statusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+	writeJSON(w, statusOf(code), client.ErrorResponse{Error: client.ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
 }
 
 func (s *Server) logError(r *http.Request, err error) {
@@ -548,7 +513,7 @@ func (s *Server) halts(w http.ResponseWriter, r *http.Request, p gatehouse.Princ
 		writeJSON(w, http.StatusOK, list)
 		return
 	}
-	var req gateway.HaltRequest
+	var req gatehouse.HaltRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return

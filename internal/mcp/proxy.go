@@ -8,8 +8,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 // Proxy re-exposes an upstream MCP server's tools, resources and prompts
@@ -22,7 +21,7 @@ import (
 type Proxy struct {
 	Name     string // the upstream's name, as policy rules match it (system)
 	Upstream *sdk.ClientSession
-	Client   *httpapi.Client // the agent's client of the daemon
+	Client   *client.Client // the agent's client of the daemon
 	Opts     Options
 }
 
@@ -85,20 +84,17 @@ func (p *Proxy) callTool(name string) sdk.ToolHandler {
 		if len(args) == 0 {
 			args = json.RawMessage(`{}`)
 		}
-		a, err := p.Client.Request(ctx, gateway.ExternalRequest{Kind: gatehouse.KindMCPTool, Tool: name,
+		a, err := p.Client.Request(ctx, gatehouse.ExternalRequest{Kind: gatehouse.KindMCPTool, Tool: name,
 			Command: "mcp__" + p.Name + "__" + name, Input: args, System: p.Name, Session: p.Opts.Session,
-			Model: p.Opts.Model, Cwd: p.Opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp-proxy"}}, httpapi.Hooks{})
+			Model: p.Opts.Model, Cwd: p.Opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp-proxy"}}, nil)
 		if err != nil {
-			return toolError(refusal(err).Error()), nil
-		}
-		if a.Status != gatehouse.StatusRunning {
-			return toolError(fmt.Sprintf("gatehouse: %s (action %s)", a.Error, a.ID)), nil
+			return toolError(refusal(a, err).Error()), nil
 		}
 		// The downstream request's _meta is not forwarded: it belongs to
 		// that session (it carries the protocol version the agent
 		// negotiated, which an HTTP upstream checks against its own).
 		res, callErr := p.Upstream.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
-		out := gateway.ExternalOutcome{ID: a.ID}
+		out := gatehouse.ExternalOutcome{ID: a.ID}
 		switch {
 		case callErr != nil:
 			out.Failed, out.Error = true, callErr.Error()

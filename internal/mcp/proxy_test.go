@@ -11,7 +11,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
 
@@ -60,7 +60,7 @@ func TestProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Session: "px", Cwd: dir}}
+	p := &mcp.Proxy{Name: "up", Upstream: up, Client: client.New("http://"+addr, tok.Token), Opts: mcp.Options{Session: "px", Cwd: dir}}
 	srv, err := p.Server(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestProxy(t *testing.T) {
 	if err != nil || len(gp.Messages) != 1 {
 		t.Errorf("prompt through the proxy: %+v %v", gp, err)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestProxyHTTPUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	p := &mcp.Proxy{Name: "up", Upstream: up, Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: dir}}
+	p := &mcp.Proxy{Name: "up", Upstream: up, Client: client.New("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: dir}}
 	srv, err := p.Server(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ rules:
     max_class: irreversible
 `)
 	l := policy.NewLearned()
-	must(t, l.Add(policy.LearnedRule{ID: "ls", Match: "exact", Pattern: "ls", CreatedBy: "alice", CreatedAt: t0}))
+	must(t, l.Add(gatehouse.LearnedRule{ID: "ls", Match: "exact", Pattern: "ls", CreatedBy: "alice", CreatedAt: t0}))
 
 	got := decide(p, shellAction("a", "ls"), l)
 	if got.Decision.Effect != gatehouse.EffectReview || got.Decision.Rule != "reads" {
