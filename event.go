@@ -92,6 +92,7 @@ type ActionRequested struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	Stdin     bool     `json:"stdin,omitempty"` // the client sends the command's stdin
 	// For external actions (see Action).
 	External bool              `json:"external,omitempty"`
 	Tool     string            `json:"tool,omitempty"`
@@ -124,6 +125,7 @@ type ActionFinished struct {
 	StderrBytes  int64    `json:"stderr_bytes"`
 	StdoutSHA256 string   `json:"stdout_sha256"`
 	StderrSHA256 string   `json:"stderr_sha256"`
+	StdinBytes   int64    `json:"stdin_bytes,omitempty"`
 	Response     string   `json:"response,omitempty"`
 }
 

@@ -37,7 +37,7 @@ func (a *Action) Apply(e Event) error {
 			ID: e.Subject, Time: e.Time, Agent: p.Agent, Session: p.Session, Model: p.Model,
 			Kind: p.Kind, Argv: p.Argv, Command: p.Command, Shell: p.Shell, Cwd: p.Cwd,
 			System: p.System, Intent: p.Intent, EnvNames: p.EnvNames, TimeoutMS: p.TimeoutMS,
-			TraceID: p.TraceID, Status: StatusPending,
+			TraceID: p.TraceID, Stdin: p.Stdin, Status: StatusPending,
 			External: p.External, Tool: p.Tool, Input: p.Input, Client: p.Client,
 		}
 	case EventActionDecided:
@@ -99,6 +99,7 @@ func (a *Action) Apply(e Event) error {
 		next.Stdout, next.Stderr = p.Stdout, p.Stderr
 		next.StdoutBytes, next.StderrBytes = p.StdoutBytes, p.StderrBytes
 		next.StdoutSHA256, next.StderrSHA256 = p.StdoutSHA256, p.StderrSHA256
+		next.StdinBytes = p.StdinBytes
 		next.Response = p.Response
 	}
 	next.Seq = append(append([]int64(nil), a.Seq...), e.Seq)

@@ -24,16 +24,20 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 )
 
-// Sink receives a run's progress: Pending if the action waits for review,
-// Started once its start is durably journaled and it is about to start,
-// then its output as it is produced. A write to Stdout or Stderr must not
-// block for ever — the executor waits for its output readers before the
-// action's end is journaled — so a sink fed by a network client bounds
-// each write (httpapi gives each frame a deadline).
+// Sink connects a run to its client: Pending is told if the action waits
+// for review, Started once its start is durably journaled and it is about
+// to start, then Stdout and Stderr get its output as it is produced. A
+// write to Stdout or Stderr must not block for ever — the executor waits
+// for its output readers before the action's end is journaled — so a sink
+// fed by a network client bounds each write (httpapi gives each frame a
+// deadline). Stdin, if not nil, is the command's standard input when the
+// request asks for it (RunRequest.Stdin); it is read only while the
+// command runs, and not waited for (see executor.Spec.Stdin).
 type Sink struct {
 	Pending        func(*gatehouse.Action)
 	Started        func(*gatehouse.Action)
 	Stdout, Stderr io.Writer
+	Stdin          io.Reader
 }
 
 // Limits on request fields; a request over them is refused with EINVALID.
@@ -222,8 +226,8 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 		return a, nil
 	}
 	want := g.newAction(a.Time, p, &req)
-	if want.Command != a.Command || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, cwd and environment", id)
+	if want.Command != a.Command || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) || want.Stdin != a.Stdin {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, cwd, environment and stdin", id)
 	}
 	g.rv.mu.Lock()
 	w := g.rv.waiters[id]
@@ -292,6 +296,9 @@ func (g *Gateway) prepare(a *gatehouse.Action, req *gatehouse.RunRequest, sink S
 		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
 		Stdout:  sink.Stdout, Stderr: sink.Stderr,
+	}
+	if a.Stdin && sink.Stdin != nil {
+		spec.Stdin = sink.Stdin
 	}
 	prep, err := g.exec.Prepare(spec)
 	if err != nil {
@@ -468,7 +475,15 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 	}
 	g.inflight.Add(1)
 	runCtx, cancel := context.WithCancelCause(context.Background())
-	stop := context.AfterFunc(ctx, func() { cancel(errClientGone) })
+	stop := context.AfterFunc(ctx, func() {
+		// A client's own cause (its stdin stream broke) says more than
+		// that it went.
+		cause := context.Cause(ctx)
+		if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+			cause = errClientGone
+		}
+		cancel(cause)
+	})
 	g.seq++
 	key := g.seq
 	g.running[key] = cancel
@@ -488,7 +503,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
-		Status: gatehouse.StatusPending,
+		Stdin: req.Stdin, Status: gatehouse.StatusPending,
 	}
 	if a.TimeoutMS == 0 && g.cfg.DefaultTimeout > 0 {
 		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
@@ -511,7 +526,7 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 	return gatehouse.ActionRequested{
 		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
-		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID,
+		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Stdin: a.Stdin,
 		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
 	}
 }
@@ -546,6 +561,7 @@ func finished(res executor.Result, cause error) gatehouse.ActionFinished {
 		Stdout: string(res.Stdout.Head), Stderr: string(res.Stderr.Head),
 		StdoutBytes: res.Stdout.Bytes, StderrBytes: res.Stderr.Bytes,
 		StdoutSHA256: res.Stdout.SHA256, StderrSHA256: res.Stderr.SHA256,
+		StdinBytes: res.StdinBytes,
 	}
 	if res.Signal == "" && res.ExitCode >= 0 {
 		// A negative code means no exit status exists (it never started).

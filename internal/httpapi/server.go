@@ -270,21 +270,22 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	s.stream(w, r, func(req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
-		return s.gw.Run(r.Context(), p, req, sink)
+	s.stream(w, r, func(ctx context.Context, req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+		return s.gw.Run(ctx, p, req, sink)
 	})
 }
 
 func (s *Server) attach(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	s.stream(w, r, func(req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
-		return s.gw.Attach(r.Context(), p, r.PathValue("id"), req, sink)
+	s.stream(w, r, func(ctx context.Context, req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+		return s.gw.Attach(ctx, p, r.PathValue("id"), req, sink)
 	})
 }
 
-// stream answers a run or attach request with NDJSON frames.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gatehouse.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
-	var req gatehouse.RunRequest
-	if err := decodeBody(w, r, &req); err != nil {
+// stream answers a run or attach request with NDJSON frames; with stdin,
+// it reads the request's stdin frames meanwhile (see stdin.go).
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(context.Context, gatehouse.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
+	req, rest, err := decodeRun(r)
+	if err != nil {
 		s.error(w, r, err)
 		return
 	}
@@ -295,7 +296,22 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gatehous
 		Stdout:  streamWriter{fw, client.FrameStdout},
 		Stderr:  streamWriter{fw, client.FrameStderr},
 	}
-	a, err := do(req, sink)
+	ctx := r.Context()
+	if req.Stdin {
+		// Answer while the body still comes: HTTP/1.1 would otherwise
+		// close the body at the first write of the answer.
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			s.error(w, r, gatehouse.WrapError(gatehouse.EINTERNAL, "httpapi.stream", err, ""))
+			return
+		}
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		in := readStdin(rest, cancel)
+		defer in.close(w)
+		sink.Stdin = in.pr
+	}
+	a, err := do(ctx, req, sink)
 	switch {
 	case err != nil && !fw.begun():
 		s.error(w, r, err)
