@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -409,13 +410,17 @@ func (c *Client) stream(ctx context.Context, path string, req gatehouse.RunReque
 	// Full duplex: the body is the request object, then — once the action
 	// has started — the stdin frames; its end is the command's EOF.
 	pr, pw := io.Pipe()
-	in := &stdinPump{src: o.Stdin, w: pw, start: make(chan struct{}), stop: make(chan struct{})}
-	go in.run(head)
+	in := &stdinPump{src: o.Stdin, w: pw, start: make(chan struct{}), stop: make(chan struct{}), answered: make(chan struct{})}
+	go in.run(ctx, head)
 	defer in.close(pr)
 	resp, err := c.send(ctx, http.MethodPost, path, pr)
 	if err != nil {
+		if in.timedOut() {
+			return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the gateway at %s did not answer within %s", c.url, answerTimeout)
+		}
 		return nil, err
 	}
+	close(in.answered)
 	defer resp.Body.Close()
 	a, err := readFrames(ctx, resp.Body, o, in.started)
 	if err != nil && gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE {
@@ -433,10 +438,26 @@ type stdinPump struct {
 	w         *io.PipeWriter
 	start     chan struct{} // closed when the started frame arrives
 	stop      chan struct{} // closed when the stream is over
+	answered  chan struct{} // closed when the answer has begun
 	startOnce sync.Once
 	stopOnce  sync.Once
 	mu        sync.Mutex
 	readErr   error
+	timeout   bool // no answer came in time
+}
+
+// answerTimeout bounds the wait for the answer of a run with stdin to
+// begin. The gateway begins it as soon as it has read the request: one
+// that does not within this time is taken for gone. (The transport waits
+// for the request body's Read before it reports a broken connection, so
+// without a bound a gateway that died before answering would hang the
+// client.)
+var answerTimeout = 30 * time.Second
+
+func (p *stdinPump) timedOut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.timeout
 }
 
 func (p *stdinPump) started() { p.startOnce.Do(func() { close(p.start) }) }
@@ -456,18 +477,39 @@ func (p *stdinPump) close(pr *io.PipeReader) {
 
 var errStreamOver = errors.New("client: the run is over")
 
-func (p *stdinPump) run(head []byte) {
+func (p *stdinPump) run(ctx context.Context, head []byte) {
 	if _, err := p.w.Write(append(head, '\n')); err != nil {
 		return
 	}
 	// The gateway reads stdin only once the command runs: sending it
 	// earlier would only fill buffers, and a gateway that is reading
 	// sees at once a client that goes away while its action waits.
-	select {
-	case <-p.start:
-	case <-p.stop:
-		_ = p.w.Close()
-		return
+	// Until then the body stays open; it is cut off if ctx ends or the
+	// answer does not begin in time, since the transport waits for this
+	// body before it gives up on a broken connection.
+	timer := time.NewTimer(answerTimeout)
+	defer timer.Stop()
+	answered := p.answered
+	for waiting := true; waiting; {
+		select {
+		case <-p.start:
+			waiting = false
+		case <-p.stop:
+			_ = p.w.Close()
+			return
+		case <-ctx.Done():
+			_ = p.w.CloseWithError(context.Cause(ctx))
+			return
+		case <-answered:
+			timer.Stop()
+			answered = nil
+		case <-timer.C:
+			p.mu.Lock()
+			p.timeout = true
+			p.mu.Unlock()
+			_ = p.w.CloseWithError(errors.New("client: no answer from the gateway"))
+			return
+		}
 	}
 	if p.src == nil {
 		_ = p.w.Close()

@@ -240,3 +240,60 @@ func waitEnded(t *testing.T, admin *client.Client, id string) *gatehouse.Action 
 }
 
 func sleep() { time.Sleep(10 * time.Millisecond) }
+
+// silent accepts connections, reads what comes, and never answers: a
+// gateway that died, or hangs, after accepting a request.
+// got receives once for each request, when its first bytes have come.
+func silent(t *testing.T) (url string, got <-chan struct{}) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ch := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				ch <- struct{}{}
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	return "http://" + l.Addr().String(), ch
+}
+
+// A run with stdin whose answer never comes does not hang: it ends when
+// ctx does, or when the answer is overdue. (The transport waits for the
+// request body before it reports a failure, so this is the client's doing.)
+func TestRunStdinNoAnswer(t *testing.T) {
+	url, got := silent(t)
+	req := gatehouse.RunRequest{Argv: []string{"cat"}, Cwd: workDir}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.New(url, "gat_x").Run(ctx, req, client.RunOptions{Stdin: strings.NewReader("x")})
+		done <- err
+	}()
+	<-got // the request is on its way, its body open
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+		t.Errorf("cancelled: %v", err)
+	}
+
+	defer client.SetAnswerTimeout(50 * time.Millisecond)()
+	_, err := client.New(url, "gat_x").Run(context.Background(), req, client.RunOptions{Stdin: strings.NewReader("x")})
+	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE || !strings.Contains(gatehouse.ErrorMessage(err), "did not answer") {
+		t.Errorf("no answer: %v", err)
+	}
+}

@@ -34,13 +34,13 @@ type Server struct {
 func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s := &Server{gw: gw, log: log, now: time.Now, mux: http.NewServeMux()}
 	s.mux.HandleFunc("/healthz", s.healthz)
-	s.mux.HandleFunc("/v1/run", s.authed(s.run, http.MethodPost))
+	s.mux.HandleFunc("/v1/run", fullDuplex(s.authed(s.run, http.MethodPost)))
 	s.mux.HandleFunc("/v1/agents", s.authed(s.agents, http.MethodGet, http.MethodPost))
 	s.mux.HandleFunc("/v1/agents/{name}", s.authed(s.agent, http.MethodDelete))
 	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
 	s.mux.HandleFunc("/v1/verify", s.authed(get(s, s.gw.Verify), http.MethodGet))
-	s.mux.HandleFunc("/v1/actions/{id}/attach", s.authed(s.attach, http.MethodPost))
+	s.mux.HandleFunc("/v1/actions/{id}/attach", fullDuplex(s.authed(s.attach, http.MethodPost)))
 	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
 	s.mux.HandleFunc("/v1/actions/{id}/deny", s.authed(s.review(gatehouse.VerdictDeny), http.MethodPost))
 	s.mux.HandleFunc("/v1/pending", s.authed(get(s, s.gw.Pending), http.MethodGet))
@@ -72,6 +72,17 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 func (s *Server) Handler() http.Handler { return s.mux }
 
 type handler func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal)
+
+// fullDuplex lets h answer while the request body still comes (a run with
+// stdin frames): without it, HTTP/1.1 would read the rest of the body
+// before the first write of any answer, a refusal included, and wait for
+// ever on a client that keeps its stdin open.
+func fullDuplex(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2 is full duplex anyway
+		h(w, r)
+	}
+}
 
 // get is the handler of a GET that takes no parameters and answers with
 // what fetch returns (an empty list as [], never null).
@@ -298,18 +309,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(context.
 	}
 	ctx := r.Context()
 	if req.Stdin {
-		// Answer while the body still comes: HTTP/1.1 would otherwise
-		// close the body at the first write of the answer.
-		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			s.error(w, r, gatehouse.WrapError(gatehouse.EINTERNAL, "httpapi.stream", err, ""))
-			return
-		}
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
 		in := readStdin(rest, cancel)
 		defer in.close(w)
 		sink.Stdin = in.pr
+		// The answer begins at once: a client holds its stdin back until
+		// the command starts, and until the answer has begun it cannot
+		// tell a gateway that went away from one that thinks.
+		fw.begin()
 	}
 	a, err := do(ctx, req, sink)
 	switch {
@@ -413,13 +422,7 @@ func (f *frameWriter) send(fr client.Frame) {
 	if f.dead {
 		return
 	}
-	if !f.start {
-		f.start = true
-		f.w.Header().Set("Content-Type", "application/x-ndjson")
-		f.w.Header().Set("X-Content-Type-Options", "nosniff")
-		f.w.WriteHeader(http.StatusOK)
-		f.enc = json.NewEncoder(f.w)
-	}
+	f.beginLocked()
 	// A client that stops reading must not stall the command's output (and
 	// with it the action's end) for ever: each frame gets a deadline, and a
 	// client that misses one gets nothing more. The record is unaffected.
@@ -427,6 +430,29 @@ func (f *frameWriter) send(fr client.Frame) {
 	_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
 	if f.enc.Encode(fr) != nil || rc.Flush() != nil {
 		f.dead = true
+	}
+}
+
+// begin answers 200 and starts the stream, before any frame: what follows,
+// errors included, comes as frames.
+func (f *frameWriter) begin() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.beginLocked()
+	rc := http.NewResponseController(f.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
+	if rc.Flush() != nil {
+		f.dead = true
+	}
+}
+
+func (f *frameWriter) beginLocked() {
+	if !f.start {
+		f.start = true
+		f.w.Header().Set("Content-Type", "application/x-ndjson")
+		f.w.Header().Set("X-Content-Type-Options", "nosniff")
+		f.w.WriteHeader(http.StatusOK)
+		f.enc = json.NewEncoder(f.w)
 	}
 }
 
