@@ -19,6 +19,13 @@ type RunRequest struct {
 	// Shell runs Command with /bin/sh -c.
 	Shell   bool   `json:"shell,omitempty"`
 	Command string `json:"command,omitempty"`
+	// With Shell: ShellOptions are set options for /bin/sh, given before
+	// -c as sh takes them ("-e", "+x", "-eu", "-o", "pipefail"), and Args
+	// are what follows the command string: $0, then the positional
+	// parameters $1, $2, … (sh -c COMMAND NAME ARG…). Neither changes
+	// what policy matches (the command string) or what is analysed.
+	ShellOptions []string `json:"shell_options,omitempty"`
+	Args         []string `json:"args,omitempty"`
 
 	Session   string            `json:"session,omitempty"`
 	Model     string            `json:"model,omitempty"`

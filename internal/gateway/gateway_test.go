@@ -81,6 +81,16 @@ func TestRunValidation(t *testing.T) {
 		{"claim too long", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Intent: long}, "intent is over"},
 		{"negative timeout", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, TimeoutMS: -1}, "negative timeout"},
 		{"timeout over max", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, TimeoutMS: 120000}, "over the gateway's maximum"},
+		{"args without shell", gatehouse.RunRequest{Argv: []string{"true"}, Args: []string{"x"}, Cwd: f.dir}, "only for shell requests"},
+		{"shell options without shell", gatehouse.RunRequest{Argv: []string{"true"}, ShellOptions: []string{"-e"}, Cwd: f.dir}, "only for shell requests"},
+		{"shell option -c", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-c"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option -i", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-ei"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option long", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"--login"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option bare dash", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option -o without name", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-o"}, Cwd: f.dir}, "needs an option name"},
+		{"shell option -euo bad name", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-euo", "Pipe Fail"}, Cwd: f.dir}, "needs an option name"},
+		{"NUL in args", gatehouse.RunRequest{Shell: true, Command: "echo $1", Args: []string{"sh", "a\x00b"}, Cwd: f.dir}, "NUL byte"},
+		{"args too long", gatehouse.RunRequest{Shell: true, Command: "echo", Args: []string{strings.Repeat("y", 300<<10)}, Cwd: f.dir}, "over"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +129,8 @@ func TestRunOutcomes(t *testing.T) {
 		{"signal", gatehouse.RunRequest{Shell: true, Command: "kill -KILL $$"}, gatehouse.StatusFailed, nil, "SIGKILL", "", "", 0},
 		{"timeout", gatehouse.RunRequest{Argv: []string{"sleep", "10"}, TimeoutMS: 100}, gatehouse.StatusFailed, nil, "SIGTERM", "timed out", "", 0},
 		{"output cap", gatehouse.RunRequest{Shell: true, Command: "printf 0123456789abcdef"}, gatehouse.StatusSucceeded, code(0), "", "", "01234567", 16},
+		{"shell positional args", gatehouse.RunRequest{Shell: true, Command: `printf "%s|" "$0" "$@"`, Args: []string{"me", "a b", "c"}}, gatehouse.StatusSucceeded, code(0), "", "", "me|a b|c", 9},
+		{"shell options", gatehouse.RunRequest{Shell: true, Command: "false; echo not", ShellOptions: []string{"-eu", "-o", "noglob"}}, gatehouse.StatusFailed, code(1), "", "", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

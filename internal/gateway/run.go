@@ -49,11 +49,51 @@ const (
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// Set options /bin/sh takes before -c: single letters, and -o/+o with a
+// name. -c, -i, -s (and bash's long options) change what the shell is,
+// not how it runs the command, and are refused.
+var (
+	shellFlags   = regexp.MustCompile(`^[-+][abCefhmnuvx]*o?$`)
+	shellOptName = regexp.MustCompile(`^[a-z]{1,32}$`)
+)
+
+func validShellOptions(opts []string) error {
+	if len(opts) > 32 {
+		return gatehouse.Errorf(gatehouse.EINVALID, "more than 32 shell options")
+	}
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		if len(o) < 2 || !shellFlags.MatchString(o) {
+			return gatehouse.Errorf(gatehouse.EINVALID, "invalid shell option %q: use set options such as -e, -u, -x, -o pipefail", o)
+		}
+		if strings.HasSuffix(o, "o") { // -o NAME, -euo NAME
+			if i+1 >= len(opts) || !shellOptName.MatchString(opts[i+1]) {
+				return gatehouse.Errorf(gatehouse.EINVALID, "shell option %s needs an option name", o)
+			}
+			i++
+		}
+	}
+	return nil
+}
+
 func (g *Gateway) validate(req *gatehouse.RunRequest) error {
 	inv := func(format string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, format, args...) }
 	if req.Shell {
 		if len(req.Argv) > 0 {
 			return inv("a shell request carries command, not argv")
+		}
+		if err := validShellOptions(req.ShellOptions); err != nil {
+			return err
+		}
+		if len(req.Args) > maxArgs {
+			return inv("more than %d arguments", maxArgs)
+		}
+		n := len(req.Command)
+		for _, a := range req.Args {
+			n += len(a)
+		}
+		if n > maxArgBytes {
+			return inv("command and arguments are over %d bytes", maxArgBytes)
 		}
 		if strings.TrimSpace(req.Command) == "" {
 			return inv("empty command")
@@ -64,6 +104,9 @@ func (g *Gateway) validate(req *gatehouse.RunRequest) error {
 	} else {
 		if req.Command != "" {
 			return inv("command is only for shell requests; send argv")
+		}
+		if len(req.ShellOptions) > 0 || len(req.Args) > 0 {
+			return inv("shell_options and args are only for shell requests")
 		}
 		if len(req.Argv) == 0 || req.Argv[0] == "" {
 			return inv("empty command")
@@ -79,7 +122,7 @@ func (g *Gateway) validate(req *gatehouse.RunRequest) error {
 			return inv("arguments are over %d bytes", maxArgBytes)
 		}
 	}
-	for _, s := range append(slices.Clone(req.Argv), req.Command, req.Cwd) {
+	for _, s := range append(slices.Concat(req.Argv, req.Args), req.Command, req.Cwd) {
 		if strings.IndexByte(s, 0) >= 0 {
 			return inv("NUL byte in command, arguments or cwd")
 		}
@@ -226,8 +269,8 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 		return a, nil
 	}
 	want := g.newAction(a.Time, p, &req)
-	if want.Command != a.Command || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) || want.Stdin != a.Stdin {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, cwd, environment and stdin", id)
+	if want.Command != a.Command || !slices.Equal(want.Argv, a.Argv) || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) || want.Stdin != a.Stdin {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, arguments, cwd, environment and stdin", id)
 	}
 	g.rv.mu.Lock()
 	w := g.rv.waiters[id]
@@ -509,7 +552,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse
 		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
 	}
 	if req.Shell {
-		a.Argv = []string{"/bin/sh", "-c", req.Command}
+		a.Argv = slices.Concat([]string{"/bin/sh"}, req.ShellOptions, []string{"-c", req.Command}, req.Args)
 		a.Command = req.Command
 	} else {
 		a.Argv = slices.Clone(req.Argv)
