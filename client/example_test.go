@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -102,6 +103,27 @@ func ExampleClient_Run() {
 	// hello from example-agent
 	// status: failed
 	// exit code: 3
+}
+
+// A command can be given standard input: it is sent once the command has
+// started, as fast as the command reads it, and its end is the command's
+// end of file.
+func ExampleClient_Run_stdin() {
+	c, err := client.FromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := c.Run(context.Background(),
+		gatehouse.RunRequest{Shell: true, Command: "sort | uniq -c", Cwd: workDir},
+		client.RunOptions{Stdin: strings.NewReader("pear\napple\npear\n"), Stdout: os.Stdout})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("stdin bytes given:", a.StdinBytes)
+	// Output:
+	//       1 apple
+	//       2 pear
+	// stdin bytes given: 16
 }
 
 // An action the policy denies never runs: Run returns EREFUSED, with the
