@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -295,5 +296,22 @@ func TestRunStdinNoAnswer(t *testing.T) {
 	_, err := client.New(url, "gat_x").Run(context.Background(), req, client.RunOptions{Stdin: strings.NewReader("x")})
 	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE || !strings.Contains(gatehouse.ErrorMessage(err), "did not answer") {
 		t.Errorf("no answer: %v", err)
+	}
+}
+
+// TestDependencies proves what the package doc promises: beyond the
+// standard library the client needs the domain package alone — nothing of
+// the daemon's internals, which code outside this module could not import
+// anyway, and no third-party module.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
+		"github.com/gatehouse-dev/gatehouse/client").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/gatehouse-dev/gatehouse" && p != "github.com/gatehouse-dev/gatehouse/client" {
+			t.Errorf("the client depends on %s", p)
+		}
 	}
 }
