@@ -315,3 +315,20 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 }
+
+// Runs with stdin and without, one after the other on one client: a run
+// with stdin must not spoil the connection for the next request (it once
+// did — the deadline that cuts its body off ended the connection's
+// context, which a reused connection's next request inherited).
+func TestRunStdinThenPlain(t *testing.T) {
+	c := agent(t)
+	req := gatehouse.RunRequest{Argv: []string{"true"}, Cwd: workDir}
+	for i := range 100 {
+		if _, err := c.Run(context.Background(), req, client.RunOptions{Stdin: strings.NewReader("")}); err != nil {
+			t.Fatalf("%d, with stdin: %v", i, err)
+		}
+		if _, err := c.Run(context.Background(), req, client.RunOptions{}); err != nil {
+			t.Fatalf("%d, without: %v", i, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,6 +201,88 @@ func BenchmarkRunProcess(b *testing.B) {
 	b.ReportMetric(ms(md), "direct-median-ms")
 	b.ReportMetric(ms(mw), "gatehouse-run-median-ms")
 	b.ReportMetric(ms(mw-md), "added-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkShProcess compares the whole `gatehouse sh -c true` process,
+// with an empty pipe as its stdin — so it takes the full-duplex path, as a
+// harness's does — with `sh -c true` itself, alternately.
+func BenchmarkShProcess(b *testing.B) {
+	d, _, token := startDaemonToken(b, "version: 1\ndefault: allow\n")
+	bin := filepath.Join(b.TempDir(), "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-dev/gatehouse/cmd/gatehouse")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+token)
+	dir := b.TempDir()
+	run := func(name string, args ...string) {
+		cmd := exec.Command(name, args...)
+		cmd.Env, cmd.Dir = env, dir
+		cmd.Stdin = strings.NewReader("") // a pipe
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", name, err, out)
+		}
+	}
+	for range 5 {
+		run(bin, "sh", "-c", "true")
+	}
+	var direct, whole []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		run("/bin/sh", "-c", "true")
+		t1 := time.Now()
+		run(bin, "sh", "-c", "true")
+		t2 := time.Now()
+		direct = append(direct, t1.Sub(t0))
+		whole = append(whole, t2.Sub(t1))
+	}
+	b.StopTimer()
+	md, mw := median(direct), median(whole)
+	b.ReportMetric(ms(md), "direct-median-ms")
+	b.ReportMetric(ms(mw), "gatehouse-sh-median-ms")
+	b.ReportMetric(ms(mw-md), "added-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkOverheadStdin is what sending stdin costs a run through the
+// API: /bin/true without stdin and with an empty one (the request goes
+// full duplex, the answer begins at once, the stdin frames are read and
+// the end of the body is the command's end of file), alternately.
+func BenchmarkOverheadStdin(b *testing.B) {
+	_, c := startDaemon(b)
+	dir := b.TempDir()
+	run := func(stdin io.Reader) {
+		a, err := c.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, client.RunOptions{Stdin: stdin})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if a.Status != gatehouse.StatusSucceeded {
+			b.Fatalf("status %s", a.Status)
+		}
+	}
+	for range 20 {
+		run(nil)
+		run(strings.NewReader(""))
+	}
+	var plain, stdin []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		run(nil)
+		t1 := time.Now()
+		run(strings.NewReader(""))
+		t2 := time.Now()
+		plain = append(plain, t1.Sub(t0))
+		stdin = append(stdin, t2.Sub(t1))
+	}
+	b.StopTimer()
+	mp, ms2 := median(plain), median(stdin)
+	b.ReportMetric(ms(mp), "no-stdin-median-ms")
+	b.ReportMetric(ms(ms2), "stdin-median-ms")
+	b.ReportMetric(ms(ms2-mp), "added-median-ms")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -315,6 +315,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(context.
 		in := readStdin(rest, cancel)
 		defer in.close(w)
 		sink.Stdin = in.pr
+		// The connection is not reused: the body may be cut off unread
+		// (a command that never reads its stdin), and the read deadline
+		// that cuts it is the connection's.
+		w.Header().Set("Connection", "close")
 		// The answer begins at once: a client holds its stdin back until
 		// the command starts, and until the answer has begun it cannot
 		// tell a gateway that went away from one that thinks.

@@ -163,7 +163,10 @@ func copyFrames(w io.Writer, body io.Reader) error {
 // close ends the stream once the run is over: the command's side of the
 // pipe is closed, a Read of the body that waits for the client is cut
 // short, and close returns when nothing reads the body any more — a
-// handler must not leave it being read.
+// handler must not leave it being read. The read deadline is the
+// connection's (its background read fails too, which ends its context):
+// the answer to a stdin run says Connection: close, so nothing else uses
+// the connection.
 func (s *stdinStream) close(w http.ResponseWriter) {
 	s.closed.Store(true)
 	_ = s.pr.CloseWithError(io.ErrClosedPipe)
