@@ -109,16 +109,25 @@ func readStdin(body io.Reader, cancel context.CancelCauseFunc) *stdinStream {
 			_ = pw.Close() // the client closed its stdin: end of file
 			return
 		}
-		if s.closed.Load() || errors.Is(err, io.ErrClosedPipe) {
-			return // the run is over: whatever broke does not matter now
+		if !s.closed.Load() && !errors.Is(err, io.ErrClosedPipe) {
+			// Not end of file — the command would take a cut input for
+			// the whole of it — but the end of the run: the pipe stays
+			// open until the command is gone.
+			cancel(errStdinCut{err})
 		}
-		// Not end of file — the command would take a cut input for the
-		// whole of it — but the end of the run: the pipe stays open until
-		// the command is gone.
-		cancel(errStdinCut{err})
+		// Whatever the client still sends is read and dropped until it
+		// stops (close bounds how long): a connection closed on unread
+		// data is reset, and a reset can destroy the end of the answer
+		// before the client has read it.
+		_, _ = io.Copy(io.Discard, body)
 	}()
 	return s
 }
+
+// drainFor bounds how long a run's stdin is read and dropped after the run
+// is over, waiting for the client to stop sending (the Go client stops as
+// soon as it has the finished frame).
+const drainFor = 10 * time.Second
 
 // copyFrames writes the data of each stdin frame of body to w, until the
 // body ends (nil) or something is wrong with it.
@@ -161,15 +170,15 @@ func copyFrames(w io.Writer, body io.Reader) error {
 }
 
 // close ends the stream once the run is over: the command's side of the
-// pipe is closed, a Read of the body that waits for the client is cut
-// short, and close returns when nothing reads the body any more — a
-// handler must not leave it being read. The read deadline is the
-// connection's (its background read fails too, which ends its context):
-// the answer to a stdin run says Connection: close, so nothing else uses
-// the connection.
+// pipe is closed, what the client still sends is dropped until it stops
+// or drainFor has passed, and close returns when nothing reads the body
+// any more — a handler must not leave it being read. The read deadline is
+// the connection's (its background read fails too, which ends its
+// context): the answer to a stdin run says Connection: close, so nothing
+// else uses the connection.
 func (s *stdinStream) close(w http.ResponseWriter) {
 	s.closed.Store(true)
 	_ = s.pr.CloseWithError(io.ErrClosedPipe)
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainFor))
 	<-s.done
 }
