@@ -410,7 +410,8 @@ func (c *Client) stream(ctx context.Context, path string, req gatehouse.RunReque
 	// Full duplex: the body is the request object, then — once the action
 	// has started — the stdin frames; its end is the command's EOF.
 	pr, pw := io.Pipe()
-	in := &stdinPump{src: o.Stdin, w: pw, start: make(chan struct{}), stop: make(chan struct{}), answered: make(chan struct{})}
+	in := &stdinPump{src: o.Stdin, w: pw, start: make(chan struct{}), stop: make(chan struct{}), answered: make(chan struct{}),
+		answerTimeout: answerTimeout}
 	go in.run(ctx, head)
 	defer in.close(pr)
 	resp, err := c.send(ctx, http.MethodPost, path, pr)
@@ -434,16 +435,18 @@ func (c *Client) stream(ctx context.Context, path string, req gatehouse.RunReque
 // stdinPump writes a run's request body: the request object at once, the
 // stdin frames once the action has started.
 type stdinPump struct {
-	src       io.Reader // nil: empty stdin
-	w         *io.PipeWriter
-	start     chan struct{} // closed when the started frame arrives
-	stop      chan struct{} // closed when the stream is over
-	answered  chan struct{} // closed when the answer has begun
-	startOnce sync.Once
-	stopOnce  sync.Once
-	mu        sync.Mutex
-	readErr   error
-	timeout   bool // no answer came in time
+	src      io.Reader // nil: empty stdin
+	w        *io.PipeWriter
+	start    chan struct{} // closed when the started frame arrives
+	stop     chan struct{} // closed when the stream is over
+	answered chan struct{} // closed when the answer has begun
+	// answerTimeout is the package's, read when the pump is made.
+	answerTimeout time.Duration
+	startOnce     sync.Once
+	stopOnce      sync.Once
+	mu            sync.Mutex
+	readErr       error
+	timeout       bool // no answer came in time
 }
 
 // answerTimeout bounds the wait for the answer of a run with stdin to
@@ -487,7 +490,7 @@ func (p *stdinPump) run(ctx context.Context, head []byte) {
 	// Until then the body stays open; it is cut off if ctx ends or the
 	// answer does not begin in time, since the transport waits for this
 	// body before it gives up on a broken connection.
-	timer := time.NewTimer(answerTimeout)
+	timer := time.NewTimer(p.answerTimeout)
 	defer timer.Stop()
 	answered := p.answered
 	for waiting := true; waiting; {

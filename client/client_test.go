@@ -332,3 +332,24 @@ func TestRunStdinThenPlain(t *testing.T) {
 		}
 	}
 }
+
+// A refusal written before the request was read must leave the connection
+// usable for the next request (with full duplex on every run it did not:
+// net/http read the unread body after the handler and spoilt the next
+// request on the connection).
+func TestRefusalThenRun(t *testing.T) {
+	url := os.Getenv("GATEHOUSE_URL")
+	bad := client.New(url, "gat_nonsense")
+	admin := client.New(url, os.Getenv("GATEHOUSE_ADMIN_TOKEN"))
+	req := gatehouse.RunRequest{Argv: []string{"true"}, Cwd: workDir}
+	for i := range 50 {
+		for _, in := range []io.Reader{nil, strings.NewReader("x")} {
+			if _, err := bad.Run(context.Background(), req, client.RunOptions{Stdin: in}); gatehouse.ErrorCode(err) != gatehouse.EUNAUTHORIZED {
+				t.Fatalf("%d, bad token (stdin %v): %v", i, in != nil, err)
+			}
+			if _, err := admin.Run(context.Background(), req, client.RunOptions{}); gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {
+				t.Fatalf("%d, then the admin (after stdin %v): %v", i, in != nil, err)
+			}
+		}
+	}
+}

@@ -73,15 +73,25 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 type handler func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal)
 
-// fullDuplex lets h answer while the request body still comes (a run with
-// stdin frames): without it, HTTP/1.1 would read the rest of the body
-// before the first write of any answer, a refusal included, and wait for
-// ever on a client that keeps its stdin open.
+// fullDuplex lets h answer while a streamed request body still comes (a
+// run with stdin frames, sent chunked): without it, HTTP/1.1 would read
+// the rest of the body before the first write of any answer, a refusal
+// included, and wait for ever on a client that keeps its stdin open. Such
+// a connection is not reused: net/http may go on reading a body that a
+// full-duplex handler left unread after the handler is done, which spoils
+// the connection for the next request.
 func fullDuplex(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2 is full duplex anyway
+		if r.ContentLength < 0 {
+			enableFullDuplex(w)
+		}
 		h(w, r)
 	}
+}
+
+func enableFullDuplex(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2 is full duplex anyway
+	w.Header().Set("Connection", "close")
 }
 
 // get is the handler of a GET that takes no parameters and answers with
@@ -315,10 +325,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(context.
 		in := readStdin(rest, cancel)
 		defer in.close(w)
 		sink.Stdin = in.pr
-		// The connection is not reused: the body may be cut off unread
-		// (a command that never reads its stdin), and the read deadline
-		// that cuts it is the connection's.
-		w.Header().Set("Connection", "close")
+		// Frames are read while the answer is written (whatever the body's
+		// length), and the connection is not reused: the body may be left
+		// unread (a command that never reads its stdin), and the read
+		// deadline that ends the drain is the connection's.
+		enableFullDuplex(w)
 		// The answer begins at once: a client holds its stdin back until
 		// the command starts, and until the answer has begun it cannot
 		// tell a gateway that went away from one that thinks.
