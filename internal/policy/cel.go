@@ -41,6 +41,7 @@ type actionVars struct {
 	Cwd     string   `cel:"cwd"`
 	System  string   `cel:"system"`
 	Intent  string   `cel:"intent"`
+	Stdin   bool     `cel:"stdin"`
 }
 
 type analysisVars struct {
@@ -251,6 +252,7 @@ func activation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) (cel
 		"action": &actionVars{
 			Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: string(a.Kind),
 			Command: a.Command, Argv: a.Argv, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
+			Stdin: a.Stdin,
 		},
 		"analysis": av,
 		"now":      now,
