@@ -417,7 +417,7 @@ func (c *Client) stream(ctx context.Context, path string, req gatehouse.RunReque
 	resp, err := c.send(ctx, http.MethodPost, path, pr)
 	if err != nil {
 		if in.timedOut() {
-			return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the gateway at %s did not answer within %s", c.url, answerTimeout)
+			return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the gateway at %s did not answer within %s", c.url, in.answerTimeout)
 		}
 		return nil, err
 	}
