@@ -87,7 +87,7 @@ func (f *credFixture) newGateway(policyYAML string, grants []gatehouse.Grant) *g
 		opts.Learned, opts.Decider = l, gateway.NewPolicyDecider(p, l, z, nil)
 	}
 	return gateway.New(f.store, executor.New(executor.Config{KillGrace: 200 * time.Millisecond}),
-		gateway.Config{BaseEnv: map[string]string{"PATH": os.Getenv("PATH")}}, opts)
+		gateway.Config{BaseEnv: map[string]string{"PATH": os.Getenv("PATH"), "GH_TOKEN": "daemon-value"}, EnvAllow: []string{"GH_TOKEN"}}, opts)
 }
 
 func (f *credFixture) run(t *testing.T, p gatehouse.Principal, system, script string) (*gatehouse.Action, string) {
@@ -179,13 +179,22 @@ func TestCredentialInjected(t *testing.T) {
 	}
 	assertNoValue(t, f.store, ghToken)
 
+	// Neither the client (--env, even when allowed) nor the daemon's
+	// environment overrides a credential.
+	var out bytes.Buffer
+	a, err = f.gw.Run(ctx, f.ci, gateway.RunRequest{Shell: true, Command: `echo "$GH_TOKEN"`, System: "github", Cwd: f.dir,
+		Env: map[string]string{"GH_TOKEN": "client-value"}}, gateway.Sink{Stdout: &out})
+	if err != nil || out.String() != "[REDACTED:GITHUB_TOKEN]\n" {
+		t.Errorf("with the client's GH_TOKEN: %q, %v; want the credential", out.String(), err)
+	}
+
 	// Another system, or another agent: nothing.
 	for _, c := range []struct {
 		p      gatehouse.Principal
 		system string
 	}{{f.ci, "npm"}, {f.ci, ""}, {f.dev, "github"}} {
 		a, out := f.run(t, c.p, c.system, `echo "[${GH_TOKEN:-unset}]"`)
-		if out != "[unset]\n" || len(a.Credentials) != 0 {
+		if out != "[daemon-value]\n" || len(a.Credentials) != 0 {
 			t.Errorf("%s on %q: output %q, credentials %v; want none", c.p.Name, c.system, out, a.Credentials)
 		}
 	}
