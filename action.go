@@ -116,6 +116,11 @@ type Action struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	// Credentials are the secrets the configuration grants the action (by
+	// agent and system), each with the environment variable it is put in:
+	// fixed when it is requested, so reviewers see them; received by its
+	// process only if it starts (see Injected). Names only.
+	Credentials []CredentialRef `json:"credentials,omitempty"`
 	// External is set when the agent's harness, not the gateway, carries
 	// the action out once allowed (hooks); Tool names the harness's tool
 	// ("Bash", "Write", "mcp__github__create_issue"), Input holds its

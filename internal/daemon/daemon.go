@@ -127,6 +127,9 @@ type Config struct {
 	// ConfigFile is the configuration file (internal/config); default
 	// StateDir/config.yaml, which may be absent.
 	ConfigFile string
+	// SecretsKey is the key file that seals the secrets (internal/seal);
+	// default StateDir/secrets.key. Created (0600) if it does not exist.
+	SecretsKey string
 	// PolicyPoll is how often the daemon looks for changes of the policy
 	// file; 0 turns watching off (SIGHUP and policy reload still work).
 	PolicyPoll time.Duration
@@ -269,6 +272,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
+	keys, err := loadSecretsKey(&d.cfg, log) // credentials.go
+	if err != nil {
+		return nil, err
+	}
 	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
@@ -282,9 +289,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
-		Policy:    &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
-		Tripwires: tripwire.NewMonitor(pol.Tripwires()),
+		Policy:      &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Tripwires:   tripwire.NewMonitor(pol.Tripwires()),
+		Credentials: gateway.Credentials{Store: d.store, Sealer: keys, Grants: d.conf.Credentials.Grants()},
 	})
+	d.checkGrants(ctx, log)
 
 	host, _ := os.Hostname()
 	n, err := d.gw.Recover(ctx, gatehouse.DaemonStarted{Version: Version(), PID: os.Getpid(), Host: host})

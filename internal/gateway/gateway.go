@@ -59,6 +59,7 @@ type Gateway struct {
 	notifier  notify.Notifier
 	pf        *PolicyFile
 	rv        reviews
+	creds     Credentials
 
 	mu       sync.Mutex
 	closing  bool
@@ -90,6 +91,9 @@ type Options struct {
 	Tripwires *tripwire.Monitor
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
+	// Credentials are the secrets the gateway holds and grants
+	// (credentials.go); zero: none.
+	Credentials Credentials
 }
 
 // New returns a gateway over store and exec.
@@ -114,7 +118,7 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
-		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
+		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires, creds: opts.Credentials,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
 		ext:  external{byUse: map[string]string{}},

@@ -41,6 +41,10 @@ type actionVars struct {
 	Cwd     string   `cel:"cwd"`
 	System  string   `cel:"system"`
 	Intent  string   `cel:"intent"`
+	// Credentials names the secrets the action is granted (the
+	// configuration's credentials section): rules can hold any action
+	// that would run with one for review unless it is what it is for.
+	Credentials []string `cel:"credentials"`
 }
 
 type analysisVars struct {
@@ -217,6 +221,7 @@ func inputSizes(a *gatehouse.Action, an *gatehouse.Analysis) sizeBounds {
 	}
 	list(an.Reasons)
 	list(an.Targets)
+	list(credentialNames(a))
 	in.list = max(in.list, len(an.Commands))
 	for i := range an.Commands {
 		c := &an.Commands[i]
@@ -251,6 +256,7 @@ func activation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) (cel
 		"action": &actionVars{
 			Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: string(a.Kind),
 			Command: a.Command, Argv: a.Argv, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
+			Credentials: credentialNames(a),
 		},
 		"analysis": av,
 		"now":      now,
@@ -289,4 +295,13 @@ func normClass(c gatehouse.Class) gatehouse.Class {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// credentialNames lists the secrets a is granted, never nil.
+func credentialNames(a *gatehouse.Action) []string {
+	out := make([]string, 0, len(a.Credentials))
+	for _, c := range a.Credentials {
+		out = append(out, c.Secret)
+	}
+	return out
 }

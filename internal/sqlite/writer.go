@@ -25,6 +25,8 @@ type writer struct {
 	selectAction                   *sql.Stmt
 	upsertAgent, selectAgent       *sql.Stmt
 	selectHead, selectLive         *sql.Stmt
+	upsertSecret, deleteSecret     *sql.Stmt
+	selectSecret                   *sql.Stmt
 	insertEventsN                  [maxEventRows + 1]*sql.Stmt // by number of rows, prepared on first use
 	stmts                          []*sql.Stmt
 
@@ -68,6 +70,11 @@ func newWriter(ctx context.Context, conn *sql.Conn, committed func()) (*writer, 
 		{&w.selectAgent, "SELECT " + agentCols + " FROM agents WHERE name = ?"},
 		{&w.selectHead, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"},
 		{&w.selectLive, "SELECT " + actionCols + " FROM actions WHERE status IN ('pending', 'running')"},
+		// A secret set again keeps the time it was first set.
+		{&w.upsertSecret, "INSERT INTO secrets (name, key_id, ciphertext, created_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+			"ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at"},
+		{&w.deleteSecret, "DELETE FROM secrets WHERE name = ?"},
+		{&w.selectSecret, "SELECT 1 FROM secrets WHERE name = ?"},
 	} {
 		st, err := conn.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -324,10 +331,14 @@ func (w *writer) slow(ctx context.Context, reqs []*request, results []result) er
 	useSavepoint := len(reqs) > 1
 	for i, r := range reqs {
 		p, err := w.apply(ctx, r.events)
+		if err == nil && r.secret != nil {
+			err = w.checkSecret(ctx, r.secret)
+		}
 		if err != nil {
 			results[i].err = err
 			continue
 		}
+		p.secret = r.secret
 		p.marshal()
 		if err := w.write(ctx, p, useSavepoint); err != nil {
 			if !useSavepoint {
@@ -447,6 +458,9 @@ func (w *writer) write(ctx context.Context, p *pending, useSavepoint bool) error
 		}
 	}
 	if err := w.writeRows(ctx, p); err != nil {
+		return err
+	}
+	if err := w.writeSecret(ctx, p.secret); err != nil {
 		return err
 	}
 	if useSavepoint {
