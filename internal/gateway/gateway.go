@@ -59,6 +59,7 @@ type Gateway struct {
 	notifier  notify.Notifier
 	pf        *PolicyFile
 	rv        reviews
+	feed      *Feed
 
 	mu       sync.Mutex
 	closing  bool
@@ -90,6 +91,9 @@ type Options struct {
 	Tripwires *tripwire.Monitor
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
+	// Feed receives the events of every successful Append (NewFeed with
+	// the default buffer if nil); see Subscribe.
+	Feed *Feed
 }
 
 // New returns a gateway over store and exec.
@@ -106,6 +110,10 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	if opts.Notifier == nil {
 		opts.Notifier = notify.Discard
 	}
+	if opts.Feed == nil {
+		opts.Feed = NewFeed(DefaultFeedBuffer)
+	}
+	store = publishing{Store: store, feed: opts.Feed}
 	allow := map[string]bool{}
 	for _, n := range cfg.EnvAllow {
 		allow[n] = true
@@ -114,7 +122,7 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
-		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
+		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires, feed: opts.Feed,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
 		ext:  external{byUse: map[string]string{}},
