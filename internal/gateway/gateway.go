@@ -282,6 +282,36 @@ func (g *Gateway) Action(ctx context.Context, p gatehouse.Principal, id string) 
 	return g.store.Action(ctx, id)
 }
 
+// ActionEvents returns the journal's events of one action, by Seq: what
+// its projection was made from, for its decision trail. It reads the
+// journal from the action's first event to its last. ENOTFOUND for an
+// unknown action.
+func (g *Gateway) ActionEvents(ctx context.Context, p gatehouse.Principal, id string) ([]gatehouse.Event, error) {
+	a, err := g.Action(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Seq) == 0 {
+		return nil, nil
+	}
+	last := a.Seq[len(a.Seq)-1]
+	var out []gatehouse.Event
+	errDone := errors.New("done")
+	err = g.store.Events(ctx, a.Seq[0]-1, func(e gatehouse.Event) error {
+		if e.Seq > last {
+			return errDone
+		}
+		if e.Subject == id && e.Type.IsAction() {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDone) {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Verify checks the journal and its projection (see gatehouse.Verify).
 func (g *Gateway) Verify(ctx context.Context, p gatehouse.Principal) (*gatehouse.VerifyReport, error) {
 	if err := requireAdmin(p); err != nil {

@@ -508,7 +508,7 @@ func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	code := gatehouse.ErrorCode(err)
-	writeJSON(w, statusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+	writeJSON(w, StatusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
 }
 
 func (s *Server) logError(r *http.Request, err error) {
