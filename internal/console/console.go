@@ -95,6 +95,7 @@ func New(gw *gateway.Gateway, opts Options) *Server {
 	mux.HandleFunc("POST /logout", s.change(s.logout))
 	mux.HandleFunc("GET /{$}", s.page(s.activity))
 	mux.HandleFunc("GET /events", s.stream(s.events))
+	mux.HandleFunc("GET /activity/live", s.stream(s.activityLive))
 	mux.HandleFunc("GET /approvals", s.page(s.approvals))
 	mux.HandleFunc("POST /approvals/{id}", s.change(s.review))
 	mux.HandleFunc("GET /actions/{id}", s.page(s.action))

@@ -275,7 +275,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s %s without a session: %d\n%s", tc.method, tc.path, resp.StatusCode, body)
 		}
 	}
-	for _, path := range []string{"/events", "/actions/" + a.ID + "/live", "/session/live?id=s1"} {
+	for _, path := range []string{"/events", "/activity/live", "/actions/" + a.ID + "/live", "/session/live?id=s1"} {
 		if resp, _ := e.do(anon, "GET", path, nil); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("GET %s without a session: %d", path, resp.StatusCode)
 		}

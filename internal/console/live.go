@@ -72,6 +72,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, rq *request) {
 	if _, err := fmt.Fprint(w, "retry: 1000\n\n"); err != nil || rc.Flush() != nil {
 		return
 	}
+	// The state as of now, subscribed already: what changed between the
+	// page's rendering and this stream's start is not lost. (The page
+	// also reloads its live parts when the stream opens.)
+	if !s.sendState(r, rq, true, true, send) {
+		return
+	}
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
 	for {
@@ -151,16 +157,8 @@ func (s *Server) sendBatch(r *http.Request, rq *request, f gatehouse.ActionFilte
 			halts = true
 		}
 	}
-	if halts {
-		hs, err := s.gw.Halts(r.Context(), rq.p)
-		if err == nil {
-			var buf bytes.Buffer
-			if err := s.pages["activity"].ExecuteTemplate(&buf, "banner", &pageData{Halts: hs, CSRF: rq.sess.csrf}); err == nil {
-				if !send("halts", map[string]string{"banner": buf.String()}) {
-					return false
-				}
-			}
-		}
+	if !s.sendState(r, rq, halts, false, send) {
+		return false
 	}
 	for _, id := range ids {
 		a, err := s.gw.Action(r.Context(), rq.p, id)
@@ -178,7 +176,24 @@ func (s *Server) sendBatch(r *http.Request, rq *request, f gatehouse.ActionFilte
 			return false
 		}
 	}
-	if reviews {
+	return s.sendState(r, rq, false, reviews, send)
+}
+
+// sendState sends the banner of the halts in force and the number of
+// pending approvals, as asked.
+func (s *Server) sendState(r *http.Request, rq *request, halts, pending bool, send func(string, any) bool) bool {
+	if halts {
+		hs, err := s.gw.Halts(r.Context(), rq.p)
+		if err == nil {
+			var buf bytes.Buffer
+			if err := s.pages["activity"].ExecuteTemplate(&buf, "banner", &pageData{Halts: hs, CSRF: rq.sess.csrf}); err == nil {
+				if !send("halts", map[string]string{"banner": buf.String()}) {
+					return false
+				}
+			}
+		}
+	}
+	if pending {
 		if pend, err := s.gw.Pending(r.Context(), rq.p); err == nil {
 			if !send("pending", map[string]int{"count": len(pend)}) {
 				return false

@@ -70,6 +70,7 @@ type activityData struct {
 	// appear at the top as they happen.
 	Newer, Older string
 	Newest       string // the query of the newest page
+	LiveSrc      string // where the live table reloads from
 	Live         bool
 	PageSize     int
 }
@@ -131,13 +132,31 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, rq *request) {
 		}
 	}
 	d.Live = f.Before.IsZero() && f.After.IsZero()
-	d.Newest = "/"
+	d.Newest, d.LiveSrc = "/", "/activity/live"
 	if q := ff.liveQuery(); q != "" {
-		d.Newest = "/?" + q
+		d.Newest, d.LiveSrc = "/?"+q, "/activity/live?"+q
 	}
 	d.Rows = slices.Clone(list)
 	slices.Reverse(d.Rows)
 	s.render(w, r, rq, status, "activity", &pageData{Title: "Activity", Nav: "activity", Events: ff.liveQuery(), Body: d})
+}
+
+// activityLive is the newest page of the activity table, for a page
+// whose live stream (re)opened: what it missed meanwhile.
+func (s *Server) activityLive(w http.ResponseWriter, r *http.Request, rq *request) {
+	_, f, err := parseFilter(r.URL.Query(), s.now())
+	if err != nil {
+		http.Error(w, gatehouse.ErrorMessage(err), httpStatus(err))
+		return
+	}
+	f.Before, f.After, f.Limit = gatehouse.Cursor{}, gatehouse.Cursor{}, s.pageSize
+	list, err := s.gw.Actions(r.Context(), rq.p, f)
+	if err != nil {
+		http.Error(w, gatehouse.ErrorMessage(err), httpStatus(err))
+		return
+	}
+	slices.Reverse(list)
+	s.fragment(w, r, "activity", "table", list)
 }
 
 func httpStatus(err error) int {

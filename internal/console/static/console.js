@@ -78,7 +78,12 @@
   }
 
   var es = new EventSource("/events" + (body.dataset.events ? "?" + body.dataset.events : ""));
-  es.onopen = function () { setLive("on", "live"); };
+  // On every (re)connection, reload the live parts of the page: what
+  // changed between its rendering (or the last connection) and now.
+  es.onopen = function () {
+    setLive("on", "live");
+    document.querySelectorAll("[data-live-src]").forEach(refresh);
+  };
   es.onerror = function () {
     if (es.readyState === EventSource.CLOSED) setLive("off", "offline — reload");
     else setLive("wait", "reconnecting");
@@ -95,6 +100,9 @@
       c.setAttribute("aria-label", n + " pending");
       c.classList.toggle("zero", n === 0);
     }
+    // The approvals page: more are waiting than it shows.
+    var notice = document.getElementById("approvals-new");
+    if (notice && n > document.querySelectorAll("[data-pending-id]:not(.done)").length) notice.hidden = false;
   });
   es.addEventListener("signedout", function () {
     es.close();
