@@ -111,7 +111,7 @@ func (b *browser) waitFor(what, predicate string) {
 	var last error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!(" + predicate + ")"))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+predicate+")"))
 		cancel()
 		if err == nil && ok {
 			return
