@@ -53,7 +53,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	gw       *gateway.Gateway
 	store    *sqlite.Store
 	web      *console.Server
@@ -71,7 +71,7 @@ type envOpts struct {
 	pageSize int
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "gatehouse.db"))
