@@ -162,13 +162,14 @@ type handler func(w http.ResponseWriter, r *http.Request, rq *request)
 
 // authenticate returns the request's session with its principal, or nil.
 // The session's token is authenticated again on every request, so that a
-// revoked reviewer is signed out at once.
-func (s *Server) authenticate(r *http.Request) *request {
+// revoked reviewer is signed out at once. Only what a person does counts
+// as use of the session (use): not what a page's script fetches by itself.
+func (s *Server) authenticate(r *http.Request, use bool) *request {
 	c, err := r.Cookie(CookieName)
 	if err != nil {
 		return nil
 	}
-	sess := s.ss.get(c.Value)
+	sess := s.ss.get(c.Value, use)
 	if sess == nil {
 		return nil
 	}
@@ -186,7 +187,7 @@ func (s *Server) authenticate(r *http.Request) *request {
 // in, and back here after.
 func (s *Server) page(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rq := s.authenticate(r)
+		rq := s.authenticate(r, true)
 		if rq == nil {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
@@ -196,10 +197,11 @@ func (s *Server) page(h handler) http.HandlerFunc {
 }
 
 // stream serves a GET that a page's script makes (the live feed and the
-// fragments it reloads): without a session it is refused, not redirected.
+// fragments it reloads): without a session it is refused, not redirected,
+// and it does not count as use of the session.
 func (s *Server) stream(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rq := s.authenticate(r)
+		rq := s.authenticate(r, false)
 		if rq == nil {
 			http.Error(w, "not signed in", http.StatusUnauthorized)
 			return
@@ -216,7 +218,7 @@ const maxForm = 64 << 10
 // anything else is refused before the form is read further.
 func (s *Server) change(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rq := s.authenticate(r)
+		rq := s.authenticate(r, true)
 		if rq == nil {
 			s.fail(w, r, nil, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "not signed in (or the session expired): sign in again"))
 			return
@@ -348,7 +350,7 @@ func cookie(r *http.Request, value string, maxAge time.Duration) *http.Cookie {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if rq := s.authenticate(r); rq != nil {
+	if rq := s.authenticate(r, false); rq != nil {
 		http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/"), http.StatusSeeOther)
 		return
 	}

@@ -397,6 +397,17 @@ func TestSessionsEnd(t *testing.T) {
 	if signedIn(c) {
 		t.Fatal("still signed in after an hour idle")
 	}
+	// What a page's script fetches by itself is not use.
+	c = e.client()
+	e.signIn(c, e.reviewer)
+	e.clock.add(59 * time.Minute)
+	if resp, _ := e.do(c, "GET", "/activity/live", nil); resp.StatusCode != 200 {
+		t.Fatalf("live fragment: %d", resp.StatusCode)
+	}
+	e.clock.add(2 * time.Minute)
+	if signedIn(c) {
+		t.Fatal("a live fragment's fetch kept the session from going idle")
+	}
 	// Age: three hours however busy.
 	c = e.client()
 	e.signIn(c, e.reviewer)

@@ -89,7 +89,8 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, rq *request) {
 	if err != nil {
 		d.Error = gatehouse.ErrorCode(err) + ": " + gatehouse.ErrorMessage(err)
 		status = httpStatus(err)
-		s.render(w, r, rq, status, "activity", &pageData{Title: "Activity", Nav: "activity", Events: ff.liveQuery(), Body: d})
+		// The stream still updates the banner and counts, unfiltered.
+		s.render(w, r, rq, status, "activity", &pageData{Title: "Activity", Nav: "activity", Body: d})
 		return
 	}
 	f.Limit = s.pageSize + 1

@@ -82,9 +82,9 @@ func (ss *sessions) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) >= ss.idle || now.Sub(s.created) >= ss.maxAge
 }
 
-// get returns the live session of a cookie and marks it used, or nil.
-// An expired session is removed.
-func (ss *sessions) get(cookie string) *session {
+// get returns the live session of a cookie, or nil; with use, it counts
+// as used (the idle timeout starts again). An expired session is removed.
+func (ss *sessions) get(cookie string, use bool) *session {
 	if cookie == "" {
 		return nil
 	}
@@ -100,7 +100,9 @@ func (ss *sessions) get(cookie string) *session {
 		delete(ss.m, k)
 		return nil
 	}
-	s.seen = now
+	if use {
+		s.seen = now
+	}
 	return s
 }
 
