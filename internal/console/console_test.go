@@ -678,6 +678,10 @@ func TestPages(t *testing.T) {
 			t.Errorf("GET %s: CSP %q", tc.path, csp)
 		}
 	}
+	// A session id is the client's claim: any text, quoted where it goes.
+	if _, body := e.do(c, "GET", "/session?id="+url.QueryEscape(`a&b <c>`), nil); !strings.Contains(body, `value="/session?id=a%26b&#43;%3Cc%3E"`) || strings.Contains(body, "<c>") {
+		t.Errorf("session id not quoted in the page")
+	}
 	if resp, _ := e.do(c, "GET", "/actions/nope", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown action: %d", resp.StatusCode)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"net/url"
 	"strings"
 	"time"
 
@@ -94,6 +95,7 @@ var funcs = template.FuncMap{
 	"eventWord": func(t gatehouse.EventType) string { return strings.TrimPrefix(string(t), "action.") },
 	"f1":        func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"ptr":       func(t time.Time) *time.Time { return &t },
+	"q":         url.QueryEscape,
 	"max1":      func(n int) int { return max(1, n) },
 	// The payloads of an action's events, for its decision trail; nil
 	// for an event of another type.
