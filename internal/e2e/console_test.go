@@ -257,7 +257,9 @@ func TestConsoleBrowser(t *testing.T) {
 	// Live: an action appears at the top of the activity page without a
 	// reload while the page is open.
 	b.do("activity", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS("#activity")))
-	b.waitFor("the live stream", `document.getElementById("live").classList.contains("on")`)
+	// Once the page has caught up after its stream opened, only the
+	// stream's events can bring the row.
+	b.waitFor("the live stream", `document.getElementById("live").classList.contains("on") && document.body.dataset.synced === "true"`)
 	eval[chromedp.Void](b, "window.__notReloaded = true")
 	run := e.agentRun("--session", "e2e-live", "--intent", "say hello", "--", "echo", "hello-live")
 	if code := waitExit(t, run); code != 0 {

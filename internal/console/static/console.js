@@ -14,22 +14,25 @@
   }
 
   // Elements that reload themselves from data-live-src when an action
-  // they show changes, at most once per quarter second.
-  var timers = new WeakMap();
+  // they show changes, at most once per quarter second. The promise
+  // settles once the element is current.
+  var pending = new WeakMap();
   function refresh(el) {
-    if (timers.get(el)) return;
-    timers.set(el, setTimeout(function () {
-      timers.delete(el);
-      fetch(el.dataset.liveSrc, { credentials: "same-origin" }).then(function (r) {
-        if (r.ok) return r.text();
-        throw new Error("status " + r.status);
-      }).then(function (html) {
-        // Do not replace a form someone is typing in.
-        var active = document.activeElement;
-        if (active && el.contains(active) && active.form) return;
-        el.innerHTML = html;
-      }).catch(function () {});
-    }, 250));
+    if (pending.get(el)) return pending.get(el);
+    var p = new Promise(function (resolve) { setTimeout(resolve, 250); }).then(function () {
+      pending.delete(el);
+      return fetch(el.dataset.liveSrc, { credentials: "same-origin" });
+    }).then(function (r) {
+      if (r.ok) return r.text();
+      throw new Error("status " + r.status);
+    }).then(function (html) {
+      // Do not replace a form someone is typing in.
+      var active = document.activeElement;
+      if (active && el.contains(active) && active.form) return;
+      el.innerHTML = html;
+    }).catch(function () {});
+    pending.set(el, p);
+    return p;
   }
 
   function fragment(html) {
@@ -82,7 +85,10 @@
   // changed between its rendering (or the last connection) and now.
   es.onopen = function () {
     setLive("on", "live");
-    document.querySelectorAll("[data-live-src]").forEach(refresh);
+    delete body.dataset.synced;
+    Promise.all([].map.call(document.querySelectorAll("[data-live-src]"), refresh)).then(function () {
+      body.dataset.synced = "true"; // everything shown is current; from now on the stream keeps it so
+    });
   };
   es.onerror = function () {
     if (es.readyState === EventSource.CLOSED) setLive("off", "offline — reload");
