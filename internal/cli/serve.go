@@ -53,7 +53,13 @@ Flags:
   --kill-grace DUR        wait between SIGTERM and SIGKILL (default 5s)
   --max-timeout DUR       longest timeout a run may ask for (default none)
   --default-timeout DUR   timeout of a run that asks for none (default none)
+  --console-idle DUR      sign a console session out after this long unused
+                          (default 30m; no session lasts over 12h)
   --log-level LEVEL       debug, info, warn or error (default info)
+
+The operator's console is served at / on the same address: open
+http://ADDR/ in a browser and sign in with a reviewer's token or the admin
+token. Sessions live in memory, so a restart signs everyone out.
 `,
 	run: runServe,
 }
@@ -77,6 +83,7 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", cfg.KillGrace, "")
 	fs.DurationVar(&cfg.MaxTimeout, "max-timeout", 0, "")
 	fs.DurationVar(&cfg.DefaultTimeout, "default-timeout", 0, "")
+	fs.DurationVar(&cfg.ConsoleIdle, "console-idle", cfg.ConsoleIdle, "")
 	level := fs.String("log-level", "info", "")
 	pos, code, ok := parse(c, e, fs, args)
 	if !ok {

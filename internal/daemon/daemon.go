@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/console"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
@@ -145,6 +146,9 @@ type Config struct {
 	KillGrace      time.Duration // SIGTERM, then SIGKILL after this
 	MaxTimeout     time.Duration // cap on a run's timeout; 0 none
 	DefaultTimeout time.Duration // timeout of a run that asks for none; 0 none
+
+	// ConsoleIdle signs a console session out after this long unused.
+	ConsoleIdle time.Duration
 }
 
 // DefaultListen is the API's default address.
@@ -153,12 +157,13 @@ const DefaultListen = "127.0.0.1:7780"
 // DefaultConfig returns the configuration of a plain `gatehouse serve`.
 func DefaultConfig() Config {
 	return Config{
-		Listen:     DefaultListen,
-		OutputCap:  executor.DefaultConfig().OutputCap,
-		EnvPass:    []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
-		EnvAllow:   []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
-		KillGrace:  5 * time.Second,
-		PolicyPoll: time.Second,
+		Listen:      DefaultListen,
+		OutputCap:   executor.DefaultConfig().OutputCap,
+		EnvPass:     []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
+		EnvAllow:    []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
+		KillGrace:   5 * time.Second,
+		PolicyPoll:  time.Second,
+		ConsoleIdle: console.DefaultIdleTimeout,
 	}
 }
 
@@ -178,6 +183,8 @@ func (c *Config) Validate() error {
 		return inv("timeouts: negative")
 	case c.PolicyPoll < 0:
 		return inv("policy-poll: negative")
+	case c.ConsoleIdle < 0:
+		return inv("console-idle: negative")
 	case c.MaxTimeout > 0 && c.DefaultTimeout > c.MaxTimeout:
 		return inv("default-timeout: over max-timeout")
 	}
@@ -231,6 +238,7 @@ type Daemon struct {
 	store  *sqlite.Store
 	gw     *gateway.Gateway
 	api    *httpapi.Server
+	web    *console.Server
 	srv    *http.Server
 	ln     net.Listener
 	served chan error
@@ -315,17 +323,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		return nil, err
 	}
 	d.api = httpapi.NewServer(d.gw, log)
+	d.web = console.New(d.gw, console.Options{Logger: log, IdleTimeout: cfg.ConsoleIdle})
 	mux := http.NewServeMux()
-	mux.Handle("/", d.api.Handler())
+	mux.Handle("/v1/", d.api.Handler())
+	mux.Handle("/healthz", d.api.Handler())
 	// MCP over streamable HTTP; its tools call this daemon's own API with
 	// the caller's token.
 	mux.Handle("/mcp", mcp.HTTPHandler(d.gw, "http://"+d.ln.Addr().String(), Version()))
+	// The operator's console: every other path.
+	mux.Handle("/", d.web.Handler())
 	d.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: a run streams for as long as its command runs.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The console's live streams would keep Shutdown waiting: end them.
+	d.srv.RegisterOnShutdown(d.web.Close)
 	go func() { d.served <- d.srv.Serve(d.ln) }()
 	d.api.SetReady(true)
 	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())

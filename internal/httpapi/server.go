@@ -242,6 +242,22 @@ func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
 			}
 		case "grep":
 			f.Grep = val
+		case "system":
+			f.System = val
+		case "risk":
+			f.MinRisk, err = strconv.Atoi(val)
+			if err != nil || f.MinRisk < 0 || f.MinRisk > gatehouse.MaxRisk {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid risk %q: use 0 to %d", val, gatehouse.MaxRisk)
+			}
+		case "before":
+			f.Before, err = gatehouse.ParseCursor(val)
+		case "after":
+			f.After, err = gatehouse.ParseCursor(val)
+		case "oldest":
+			f.Oldest, err = strconv.ParseBool(val)
+			if err != nil {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid oldest %q: use true or false", val)
+			}
 		case "limit":
 			f.Limit, err = strconv.Atoi(val)
 			if err != nil || f.Limit < 1 || f.Limit > gatehouse.MaxLimit {
@@ -509,7 +525,7 @@ func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	code := gatehouse.ErrorCode(err)
-	writeJSON(w, statusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+	writeJSON(w, StatusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
 }
 
 func (s *Server) logError(r *http.Request, err error) {
