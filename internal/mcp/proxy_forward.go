@@ -287,8 +287,10 @@ func (l *link) fromUpstream(next sdk.MethodHandler) sdk.MethodHandler {
 		params := req.GetParams()
 		if strings.HasPrefix(method, "notifications/") {
 			send := func(ctx context.Context) {
+				// One with no request to travel with is lost if the agent
+				// has no stream of its own open, as from any server.
 				if err := l.notifyAgent(ctx, ss, method, params); err != nil {
-					l.p.logger().Warn("mcp proxy: a notification did not reach the agent", "method", method, "err", err)
+					l.p.logger().Debug("mcp proxy: a notification did not reach the agent", "method", method, "err", err)
 				}
 			}
 			bg := context.WithoutCancel(ctx)
