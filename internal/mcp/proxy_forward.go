@@ -88,8 +88,16 @@ func (l *link) connect(ctx context.Context, ss *sdk.ServerSession, params *sdk.I
 	l.mu.Lock()
 	l.ss = ss
 	l.mu.Unlock()
-	up, err := c.Connect(ctx, l.p.Upstream(), &sdk.ClientSessionOptions{ProtocolVersion: version})
+	// The upstream session lives in a context of its own: what it handles
+	// must not carry the values of the agent's initialize request (the
+	// SDK would take what the upstream sends for part of that request's
+	// answer, long gone). The request's end ends only the handshake.
+	uctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(ctx, cancel)
+	up, err := c.Connect(uctx, l.p.Upstream(), &sdk.ClientSessionOptions{ProtocolVersion: version})
+	stop()
 	if err != nil {
+		cancel()
 		l.p.logger().Error("mcp proxy: cannot reach the upstream", "upstream", l.p.Name, "err", err)
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("gatehouse: cannot reach the upstream %q: %v", l.p.Name, err)}
 	}
@@ -97,7 +105,7 @@ func (l *link) connect(ctx context.Context, ss *sdk.ServerSession, params *sdk.I
 	l.up = up
 	l.mu.Unlock()
 	// Each side's end ends the other.
-	go func() { _ = ss.Wait(); _ = up.Close() }()
+	go func() { _ = ss.Wait(); _ = up.Close(); cancel() }()
 	go func() { _ = up.Wait(); _ = ss.Close() }()
 	return up, nil
 }

@@ -366,3 +366,46 @@ func TestProxyForwards(t *testing.T) {
 		t.Errorf("journal: %+v", acts)
 	}
 }
+
+// Over streamable HTTP (--listen), what the upstream sends outside any of
+// the agent's requests reaches the agent on its own stream.
+func TestProxyListenOutsideRequests(t *testing.T) {
+	release := make(chan struct{})
+	roots := make(chan string, 1)
+	up := sdk.NewServer(&sdk.Implementation{Name: "up", Version: "1.0"}, nil)
+	sdk.AddTool(up, &sdk.Tool{Name: "later"}, func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
+		go func() {
+			<-release
+			res, err := req.Session.ListRoots(context.Background(), nil)
+			if err != nil {
+				roots <- "error: " + err.Error()
+				return
+			}
+			roots <- res.Roots[0].URI
+		}()
+		return &sdk.CallToolResult{}, nil, nil
+	})
+	addr, admin := startDaemon(t, "version: 1\ndefault: allow\n")
+	ctx := context.Background()
+	tok, err := admin.AddAgent(ctx, "proxied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &mcp.Proxy{Name: "up", Upstream: inMemory(t, up), Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: t.TempDir()}}
+	hs := httptest.NewServer(p.Handler())
+	t.Cleanup(hs.Close)
+	client := sdk.NewClient(&sdk.Implementation{Name: "agent"}, nil)
+	client.AddRoots(&sdk.Root{URI: "file:///outside", Name: "outside"})
+	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: hs.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	if _, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "later", Arguments: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if got := wait(t, roots, "the roots request"); got != "file:///outside" {
+		t.Errorf("roots asked outside a request: %s", got)
+	}
+}
