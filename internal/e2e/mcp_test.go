@@ -221,3 +221,107 @@ func checkTSClient(t *testing.T, e *env, out []byte) {
 		}
 	}
 }
+
+// The TypeScript client starts the proxy over stdio in front of the
+// reference server-filesystem (stdio), serving DIR.
+const tsFSClient = `
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+const [gatehouse, server, dir] = process.argv.slice(2);
+const c = new Client({ name: "ts-fs", version: "1" });
+await c.connect(new StdioClientTransport({ command: gatehouse,
+  args: ["mcp", "proxy", "--name", "fs", "--session", "fs", "--", "node", server, dir], env: { ...process.env } }));
+const out = {};
+out.tools = (await c.listTools()).tools.map(x => x.name);
+out.list = await c.callTool({ name: "list_directory", arguments: { path: dir } });
+out.read = await c.callTool({ name: "read_text_file", arguments: { path: dir + "/notes.txt" } });
+out.write = await c.callTool({ name: "write_file", arguments: { path: dir + "/new.txt", content: "should not be" } });
+out.outside = await c.callTool({ name: "read_text_file", arguments: { path: "/etc/hostname" } });
+console.log(JSON.stringify(out));
+await c.close();
+`
+
+// server-filesystem behind the proxy: allowed reads and listings pass and
+// are journaled with their arguments and results; a write the policy
+// denies is a tool error and the file is not created.
+func TestMCPProxyFilesystem(t *testing.T) {
+	mods := nodeModules(t)
+	e := setup(t, `version: 1
+default: allow
+rules:
+  - id: fs-read-only
+    effect: deny
+    reason: the filesystem is read-only through the proxy
+    command: {exact: "mcp__fs__write_file"}
+`)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello filesystem"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	server := filepath.Join(mods, "@modelcontextprotocol", "server-filesystem", "dist", "index.js")
+	out := runTSClient(t, mods, tsFSClient, []string{"GATEHOUSE_URL=" + e.url, "GATEHOUSE_TOKEN=" + e.token}, e.bin, server, dir)
+	var got struct {
+		Tools                []string
+		List, Write, Outside toolResult
+		Read                 struct {
+			toolResult
+			StructuredContent struct{ Content string }
+		}
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("client output: %v\n%s", err, out)
+	}
+	if tools := strings.Join(got.Tools, ","); !strings.Contains(tools, "read_text_file") || !strings.Contains(tools, "write_file") {
+		t.Errorf("tools through the proxy: %v", got.Tools)
+	}
+	if got.List.IsError || !strings.Contains(got.List.text(), "[FILE] notes.txt") || !strings.Contains(got.List.text(), "[DIR] sub") {
+		t.Errorf("list_directory through the proxy: %+v", got.List)
+	}
+	if got.Read.IsError || got.Read.text() != "hello filesystem" || got.Read.StructuredContent.Content != "hello filesystem" {
+		t.Errorf("read_text_file through the proxy: %+v", got.Read)
+	}
+	if !got.Write.IsError || !strings.Contains(got.Write.text(), `refused by rule "fs-read-only"`) {
+		t.Errorf("denied write_file: %+v", got.Write)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.txt")); !os.IsNotExist(err) {
+		t.Errorf("the denied write created the file (stat: %v)", err)
+	}
+	// The upstream refuses a path outside its directory: its tool error
+	// passes through, and the call is journaled as failed.
+	if !got.Outside.IsError || !strings.Contains(got.Outside.text(), "Access denied") {
+		t.Errorf("read outside the directory: %+v", got.Outside)
+	}
+
+	var acts []struct {
+		Command, Status, System, Response string
+		Input                             map[string]any
+	}
+	for _, line := range strings.Split(strings.TrimSpace(e.gh("log", "-o", "jsonl")), "\n") {
+		var a struct {
+			Command, Status, System, Response string
+			Input                             map[string]any
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatal(err)
+		}
+		acts = append(acts, a)
+	}
+	if len(acts) != 4 {
+		t.Fatalf("%d actions journaled, want 4: %+v", len(acts), acts)
+	}
+	want := []struct{ command, status, path, response string }{
+		{"mcp__fs__list_directory", "succeeded", dir, "[FILE] notes.txt"},
+		{"mcp__fs__read_text_file", "succeeded", dir + "/notes.txt", "hello filesystem"},
+		{"mcp__fs__write_file", "denied", dir + "/new.txt", ""},
+		{"mcp__fs__read_text_file", "failed", "/etc/hostname", "Access denied"},
+	}
+	for i, w := range want {
+		a := acts[i]
+		if a.Command != w.command || a.Status != w.status || a.System != "fs" || a.Input["path"] != w.path || !strings.Contains(a.Response, w.response) {
+			t.Errorf("journaled %d: %+v, want %s %s with path %s and a response with %q", i, a, w.command, w.status, w.path, w.response)
+		}
+	}
+}
