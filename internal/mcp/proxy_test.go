@@ -178,8 +178,15 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 func TestProxyForwards(t *testing.T) {
 	started, cancelled := make(chan struct{}), make(chan struct{})
 	var subscribed atomic.Value
+	rootsChanged := make(chan struct{}, 1)
 	up := sdk.NewServer(&sdk.Implementation{Name: "up", Version: "1.0"}, &sdk.ServerOptions{
 		PageSize: 1,
+		RootsListChangedHandler: func(ctx context.Context, req *sdk.RootsListChangedRequest) {
+			select {
+			case rootsChanged <- struct{}{}:
+			default:
+			}
+		},
 		CompletionHandler: func(ctx context.Context, req *sdk.CompleteRequest) (*sdk.CompleteResult, error) {
 			return &sdk.CompleteResult{Completion: sdk.CompletionResultDetails{Values: []string{req.Params.Argument.Value + "-done"}}}, nil
 		},
@@ -344,6 +351,10 @@ func TestProxyForwards(t *testing.T) {
 	if strings.Join(names, ",") != "hang,new,work" {
 		t.Errorf("tools after the change, page by page: %v", names)
 	}
+
+	// The agent's notifications go upstream too.
+	client.AddRoots(&sdk.Root{URI: "file:///more", Name: "more"})
+	wait(t, rootsChanged, "roots/list_changed")
 
 	// Cancelling a call cancels it upstream.
 	cctx, cancel := context.WithCancel(ctx)
