@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"os/signal"
@@ -41,13 +42,20 @@ The daemon serves the same tools over streamable HTTP at /mcp, with the
 agent's token in the Authorization header.
 
 mcp proxy re-exposes an upstream MCP server — started as UPSTREAM_CMD and
-spoken to over its stdio, or reached at --url over streamable HTTP — with
-its tools, resources and prompts unchanged, but every tools/call first
-decided by the gateway as an mcp_tool action: command mcp__NAME__TOOL,
-system NAME, the arguments as its input (policy rules match them), then
-journaled with its result. A refused call is never forwarded. The proxy
-serves over stdio, or with --listen over streamable HTTP at ADDR/mcp (it
-acts with its own GATEHOUSE_TOKEN: keep ADDR on loopback).
+spoken to over its stdio, or reached at --url over streamable HTTP —
+unchanged: its capabilities and instructions, tools, resources, prompts,
+completions, logging, subscriptions, progress, list changes and pages, and
+its requests to the agent (sampling, elicitation, roots). Every tools/call
+is first decided by the gateway as an mcp_tool action: command
+mcp__NAME__TOOL, system NAME, the arguments as its input (policy rules
+match them), then journaled with its result. A refused call is never
+forwarded: the agent gets a tool error (isError) with the reason; an error
+of the upstream's stays a protocol error. Each agent session has its own
+upstream session, opened when the agent initializes (a new process of
+UPSTREAM_CMD, or a new session at --url). The proxy serves over stdio, or
+with --listen over streamable HTTP at ADDR/mcp (it acts with its own
+GATEHOUSE_TOKEN: keep ADDR on loopback; a session idle for 30 minutes is
+closed).
 
 Flags:
   --session S   session recorded on the actions (default $GATEHOUSE_SESSION)
@@ -112,35 +120,37 @@ func runMCPProxy(ctx context.Context, c *command, e *Env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var tr sdk.Transport
-	if *upURL != "" {
-		tr = &sdk.StreamableClientTransport{Endpoint: *upURL}
-	} else {
+	// Each agent session gets its own upstream session: a new connection
+	// to --url, or a new process of UPSTREAM_CMD.
+	upstream := func() sdk.Transport {
+		if *upURL != "" {
+			return &sdk.StreamableClientTransport{Endpoint: *upURL}
+		}
 		cmd := exec.CommandContext(ctx, upCmd[0], upCmd[1:]...)
 		cmd.Stderr = e.Stderr
-		tr = &sdk.CommandTransport{Command: cmd}
+		return &sdk.CommandTransport{Command: cmd}
 	}
-	up, err := sdk.NewClient(&sdk.Implementation{Name: "gatehouse", Version: opts.Version}, nil).Connect(ctx, tr, nil)
-	if err != nil {
-		fmt.Fprintln(e.Stderr, "gatehouse mcp proxy: cannot reach the upstream:", err)
-		return exitFailure
+	if *upURL != "" {
+		// Fail at start, not at the agent's first session, if the upstream
+		// is not there.
+		up, err := sdk.NewClient(&sdk.Implementation{Name: "gatehouse", Version: opts.Version}, nil).Connect(ctx, upstream(), nil)
+		if err != nil {
+			fmt.Fprintln(e.Stderr, "gatehouse mcp proxy: cannot reach the upstream:", err)
+			return exitFailure
+		}
+		_ = up.Close()
 	}
-	defer up.Close()
-	p := &mcp.Proxy{Name: *name, Upstream: up, Client: e.client(), Opts: opts}
-	srv, err := p.Server(ctx)
-	if err != nil {
-		fmt.Fprintln(e.Stderr, "gatehouse mcp proxy:", err)
-		return exitFailure
-	}
+	logger := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := &mcp.Proxy{Name: *name, Upstream: upstream, Client: e.client(), Opts: opts, Logger: logger}
 	if *listen == "" {
-		if err := srv.Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
+		if err := p.Server().Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
 			fmt.Fprintln(e.Stderr, errorLine(err))
 			return exitFailure
 		}
 		return exitOK
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	mux.Handle("/mcp", p.Handler())
 	hs := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); _ = hs.Close() }()
 	fmt.Fprintf(e.Stderr, "gatehouse mcp proxy: %s at http://%s/mcp\n", *name, *listen)
