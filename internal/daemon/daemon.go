@@ -49,7 +49,7 @@ func loadPolicy(cfg *Config) (*policy.Policy, error) {
 			}
 		}
 	}
-	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell})
+	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell, AnalyzeAction: analyzers.Analyze})
 }
 
 // loadConfig reads the configuration file: the one named, which must
