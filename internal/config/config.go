@@ -33,6 +33,9 @@ type File struct {
 	// Path is where the file was read from ("" for none); not a field of
 	// the file.
 	Path string `yaml:"-"`
+
+	// Upstreams are the MCP servers the daemon fronts (upstreams.go).
+	Upstreams Upstreams `yaml:"upstreams"`
 }
 
 // Default returns the configuration in force when there is no file.
@@ -103,7 +106,7 @@ func strictDecode(n *yaml.Node, v any) error {
 // Each section adds its call here.
 func (f *File) validate(root *yaml.Node) error {
 	var errs problems
-	_ = root
+	errs = append(errs, f.Upstreams.Validate(f.Path, field(root, "upstreams"))...)
 	return errs.err()
 }
 
