@@ -375,4 +375,3 @@ func TestUpstreamRestart(t *testing.T) {
 		t.Errorf("journal: %d actions, first %+v; want the exit call failed", len(acts), acts[0])
 	}
 }
-
