@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
@@ -275,6 +276,17 @@ func TestUpstreamsThroughDaemon(t *testing.T) {
 	}
 	if acts[1].Decision.Rule != "no-secrets-to-alpha" || !strings.Contains(string(acts[1].Input), "my secret") {
 		t.Errorf("the denied call's record: rule %q input %s", acts[1].Decision.Rule, acts[1].Input)
+	}
+
+	// A halt of the agent refuses its next call, which is not forwarded.
+	if _, err := admin.Halt(ctx, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: "fronted"}, Reason: "stop it"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, isErr := call(t, alpha, "echo", map[string]any{"text": "halted"}); !isErr || !strings.Contains(got, "stop it") {
+		t.Errorf("echo under a halt: isError=%v %q, want a refusal naming the halt", isErr, got)
+	}
+	if calls := readLog(t, alphaLog); strings.Contains(strings.Join(calls, "|"), "halted") {
+		t.Errorf("a call refused by a halt reached alpha: %q", calls)
 	}
 
 	// The upstream's stderr is in the daemon's log.
