@@ -81,7 +81,8 @@ type relay struct {
 	mu          sync.Mutex
 	up          sdk.Connection
 	gen         int
-	initReq     *jsonrpc.Request    // the agent's initialize, replayed on a new session
+	initing     *jsonrpc.Request    // the agent's initialize, being sent
+	initReq     *jsonrpc.Request    // the agent's initialize, once sent: replayed on a new session
 	initialized bool                // the agent sent notifications/initialized
 	pending     map[jsonrpc.ID]bool // the agent's requests not answered yet
 	version     atomic.Value        // the protocol version the session negotiated
@@ -94,7 +95,11 @@ func (rl *relay) fail(err error) {
 	}
 }
 
-// fromAgent passes the agent's messages to the daemon.
+// fromAgent passes the agent's messages to the daemon. Each call but the
+// initialize is sent on its own goroutine: sending a call returns only
+// once its answer begins, which for a call waiting for a reviewer is
+// minutes, and the agent's other messages (other calls, a cancellation)
+// must not wait behind it. Everything else is sent in order.
 func (rl *relay) fromAgent(ctx context.Context) error {
 	for {
 		msg, err := rl.down.Read(ctx)
@@ -103,51 +108,73 @@ func (rl *relay) fromAgent(ctx context.Context) error {
 		}
 		req, isReq := msg.(*jsonrpc.Request)
 		rl.mu.Lock()
-		if isReq && req.IsCall() {
-			rl.pending[req.ID] = true
-		}
-		if isReq && req.Method == "notifications/initialized" {
+		switch {
+		case isReq && req.Method == "initialize":
+			rl.initing = req
+		case isReq && req.Method == "notifications/initialized":
 			rl.initialized = true
 		}
-		up, gen := rl.up, rl.gen
 		rl.mu.Unlock()
-		err = up.Write(ctx, msg)
-		if err != nil && ctx.Err() == nil {
-			// The daemon's session is gone (or refused this message): start
-			// a new one and send the message there. It did not reach the
-			// old one, so it is not among the calls the reconnection
-			// answers as lost.
-			rl.mu.Lock()
-			if isReq && req.IsCall() {
-				delete(rl.pending, req.ID)
-			}
-			rl.mu.Unlock()
-			if err := rl.reconnect(ctx, gen); err != nil {
-				return err
-			}
-			rl.mu.Lock()
-			if isReq && req.IsCall() {
-				rl.pending[req.ID] = true
-			}
-			up = rl.up
-			rl.mu.Unlock()
-			err = up.Write(ctx, msg)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if isReq && req.IsCall() {
-				rl.answer(ctx, req.ID, "gatehouse: cannot reach the daemon: "+err.Error())
-			}
+		if isReq && req.IsCall() && req.Method != "initialize" {
+			go func() {
+				if err := rl.send(ctx, msg); err != nil {
+					rl.fail(err)
+				}
+			}()
 			continue
 		}
-		if isReq && req.Method == "initialize" {
-			rl.mu.Lock()
-			rl.initReq = req
-			rl.mu.Unlock()
+		if err := rl.send(ctx, msg); err != nil {
+			return err
 		}
 	}
+}
+
+// send passes one message to the daemon; if the daemon's session is gone,
+// it starts a new one and sends the message there. An error is returned
+// only when no new session can be had; a call that cannot be sent is
+// answered with an error.
+func (rl *relay) send(ctx context.Context, msg jsonrpc.Message) error {
+	req, isReq := msg.(*jsonrpc.Request)
+	call := isReq && req.IsCall()
+	rl.mu.Lock()
+	if call {
+		rl.pending[req.ID] = true
+	}
+	up, gen := rl.up, rl.gen
+	rl.mu.Unlock()
+	err := up.Write(ctx, msg)
+	if err != nil && ctx.Err() == nil {
+		// The message did not reach the old session, so it is not among
+		// the calls the reconnection answers as lost.
+		rl.mu.Lock()
+		if call {
+			delete(rl.pending, req.ID)
+		}
+		rl.mu.Unlock()
+		if err := rl.reconnect(ctx, gen); err != nil {
+			return err
+		}
+		rl.mu.Lock()
+		if call {
+			rl.pending[req.ID] = true
+		}
+		up = rl.up
+		rl.mu.Unlock()
+		err = up.Write(ctx, msg)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		if call {
+			rl.answer(ctx, req.ID, "gatehouse: cannot reach the daemon: "+err.Error())
+		}
+	case isReq && req.Method == "initialize":
+		rl.mu.Lock()
+		rl.initReq = req
+		rl.mu.Unlock()
+	}
+	return nil
 }
 
 // fromDaemon passes one daemon session's messages to the agent, until it
@@ -167,7 +194,7 @@ func (rl *relay) fromDaemon(ctx context.Context, up sdk.Connection, gen int) {
 		if resp, ok := msg.(*jsonrpc.Response); ok {
 			rl.mu.Lock()
 			delete(rl.pending, resp.ID)
-			isInit := rl.initReq != nil && rl.initReq.ID == resp.ID
+			isInit := rl.initing != nil && rl.initing.ID == resp.ID
 			rl.mu.Unlock()
 			if isInit {
 				rl.noteVersion(resp)

@@ -8,6 +8,8 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
 
@@ -32,17 +34,7 @@ func TestRelay(t *testing.T) {
 	// The upstream must be connected before the agent's first initialize.
 	connectHTTP(t, r.Endpoint, tok.Token, "").Close()
 
-	agentT, relayT := sdk.NewInMemoryTransports()
-	rctx, cancel := context.WithCancel(ctx)
-	relayed := make(chan error, 1)
-	go func() { relayed <- r.Run(rctx, relayT) }()
-	defer func() {
-		cancel()
-		<-relayed
-	}()
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "stdio-agent"}, nil).Connect(ctx, agentT, nil)
-	must(t, err)
-	defer cs.Close()
+	cs := relaySession(t, r)
 	if got := cs.InitializeResult().ServerInfo.Name; got != "test-alpha" {
 		t.Errorf("server info through the relay: %q", got)
 	}
@@ -85,5 +77,73 @@ func TestRelay(t *testing.T) {
 	}
 	if got := strings.Join(summary, " "); !strings.HasPrefix(got, "echo:succeeded echo:denied exit:failed") || !strings.HasSuffix(got, "echo:succeeded") {
 		t.Errorf("journal through the relay: %s", got)
+	}
+}
+
+// relaySession runs r for an agent of the Go SDK, over in-memory
+// transports standing for stdio.
+func relaySession(t *testing.T, r *mcp.Relay) *sdk.ClientSession {
+	t.Helper()
+	agentT, relayT := sdk.NewInMemoryTransports()
+	rctx, cancel := context.WithCancel(context.Background())
+	relayed := make(chan error, 1)
+	go func() { relayed <- r.Run(rctx, relayT) }()
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "stdio-agent"}, nil).Connect(context.Background(), agentT, nil)
+	must(t, err)
+	t.Cleanup(func() {
+		cs.Close()
+		cancel()
+		<-relayed
+	})
+	return cs
+}
+
+// A call waiting for a reviewer does not hold up the agent's other calls
+// through the relay.
+func TestRelayConcurrentCalls(t *testing.T) {
+	addr, admin, _, _, _, _ := twoUpstreams(t)
+	ctx := context.Background()
+	tok, err := admin.AddAgent(ctx, "busy")
+	must(t, err)
+	r := &mcp.Relay{Endpoint: "http://" + addr + "/mcp/alpha", Token: tok.Token}
+	connectHTTP(t, r.Endpoint, tok.Token, "").Close() // the upstream is up
+	cs := relaySession(t, r)
+
+	waited := make(chan string, 1)
+	go func() {
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "wait for me"}})
+		switch {
+		case err != nil:
+			waited <- "error: " + err.Error()
+		case res.IsError:
+			waited <- "tool error: " + res.Content[0].(*sdk.TextContent).Text
+		default:
+			waited <- res.Content[0].(*sdk.TextContent).Text
+		}
+	}()
+	var pending []*gatehouse.Action
+	deadline := time.Now().Add(30 * time.Second)
+	for len(pending) == 0 {
+		if pending, err = admin.Pending(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reviewed call never became pending")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, isErr := call(t, cs, "echo", map[string]any{"text": "meanwhile"}); isErr || got != "alpha: meanwhile" {
+		t.Errorf("a call while another waits: isError=%v %q", isErr, got)
+	}
+	select {
+	case got := <-waited:
+		t.Fatalf("the reviewed call ended before its review: %q", got)
+	default:
+	}
+	if _, err := admin.Review(ctx, pending[0].ID, "approve", httpapi.ReviewRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-waited; got != "alpha: wait for me" {
+		t.Errorf("the reviewed call after approval: %q", got)
 	}
 }

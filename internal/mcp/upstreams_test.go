@@ -179,6 +179,11 @@ rules:
     examples:
       match: [{command: mcp__alpha__echo, arguments: {text: my secret}}]
       no_match: [{command: mcp__alpha__echo, arguments: {text: hello}}, {command: mcp__beta__echo, arguments: {text: my secret}}]
+  - id: wait-for-me
+    effect: review
+    reason: this one waits for a reviewer
+    system: alpha
+    when: 'has(mcp.arguments.text) && mcp.arguments.text == "wait for me"'
 `
 
 // twoUpstreams starts a daemon fronting alpha (this test binary as a
