@@ -145,7 +145,10 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func setup(t *testing.T, policy string) *env {
+func setup(t *testing.T, policy string) *env { return setupConfig(t, policy, "") }
+
+// setupConfig is setup with a configuration file (none if conf is "").
+func setupConfig(t *testing.T, policy, conf string) *env {
 	dir := t.TempDir()
 	e := &env{t: t, bin: filepath.Join(dir, "gatehouse"), state: filepath.Join(dir, "state"),
 		project: filepath.Join(dir, "project"), home: filepath.Join(dir, "home")}
@@ -165,7 +168,15 @@ func setup(t *testing.T, policy string) *env {
 	addr := freeAddr(t)
 	e.url = "http://" + addr
 	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
-	d := exec.Command(e.bin, "serve", "--listen", addr, "--state", e.state, "--policy", pol)
+	args := []string{"serve", "--listen", addr, "--state", e.state, "--policy", pol}
+	if conf != "" {
+		cf := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", cf)
+	}
+	d := exec.Command(e.bin, args...)
 	d.Stdout, d.Stderr = logf, logf
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
