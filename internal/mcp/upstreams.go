@@ -363,8 +363,9 @@ func (s *supervisor) run(ctx context.Context) {
 		if time.Since(start) >= opts.MaxBackoff {
 			delay = opts.MinBackoff
 		}
-		s.setDown(fmt.Sprintf("%v; trying again in %v", oneLine(err.Error()), delay))
-		s.log.Warn("MCP upstream lost; restarting it", "err", oneLine(err.Error()), "in", delay)
+		why := s.redact(oneLine(err.Error()))
+		s.setDown(fmt.Sprintf("%s; trying again in %v", why, delay))
+		s.log.Warn("MCP upstream lost; restarting it", "err", why, "in", delay)
 		select {
 		case <-ctx.Done():
 			s.setDown("the daemon is stopping")
@@ -422,9 +423,17 @@ func (s *supervisor) lost(err error) {
 func (s *supervisor) connect(ctx context.Context) (*sdk.ClientSession, func(), error) {
 	client := sdk.NewClient(&sdk.Implementation{Name: "gatehouse", Version: s.hub.opts.Version}, nil)
 	if len(s.spec.Command) == 0 {
-		hc := &http.Client{Transport: withHeaders{s.spec.Headers, http.DefaultTransport}}
-		s.log.Info("connecting to the MCP upstream", "url", redactURL(s.spec.URL))
-		cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: s.spec.URL, HTTPClient: hc}, nil)
+		// The client is given the URL without its query, which the
+		// transport puts back on each request: errors quote the URL they
+		// failed on, and they end up in the log and in the journal.
+		endpoint, query := s.spec.URL, ""
+		if u, err := url.Parse(s.spec.URL); err == nil {
+			query, u.RawQuery = u.RawQuery, ""
+			endpoint = u.String()
+		}
+		hc := &http.Client{Transport: withHeaders{s.spec.Headers, query, http.DefaultTransport}}
+		s.log.Info("connecting to the MCP upstream", "url", endpoint)
+		cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc}, nil)
 		return cs, func() {}, err
 	}
 	cmd := exec.Command(s.spec.Command[0], s.spec.Command[1:]...)
@@ -499,20 +508,39 @@ func environ(base, set map[string]string) []string {
 	return out
 }
 
-// withHeaders adds an HTTP upstream's configured headers to each request.
+// withHeaders adds an HTTP upstream's configured headers, and the query
+// of its URL, to each request.
 type withHeaders struct {
-	h    map[string]string
-	next http.RoundTripper
+	h     map[string]string
+	query string
+	next  http.RoundTripper
 }
 
 func (w withHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
-	if len(w.h) > 0 {
+	if len(w.h) > 0 || w.query != "" {
 		r = r.Clone(r.Context())
 		for k, v := range w.h {
 			r.Header.Set(k, v)
 		}
+		if w.query != "" {
+			r.URL.RawQuery = w.query
+		}
 	}
 	return w.next.RoundTrip(r)
+}
+
+// redact takes an HTTP upstream's URL out of an error message (the HTTP
+// client quotes it), in favour of its redacted form.
+func (s *supervisor) redact(msg string) string {
+	if s.spec.URL == "" {
+		return msg
+	}
+	safe := redactURL(s.spec.URL)
+	msg = strings.ReplaceAll(msg, s.spec.URL, safe)
+	if u, err := url.Parse(s.spec.URL); err == nil {
+		msg = strings.ReplaceAll(msg, u.String(), safe)
+	}
+	return msg
 }
 
 // redactURL leaves out what may hold a secret: the query.

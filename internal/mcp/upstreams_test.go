@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -390,5 +391,50 @@ func TestUpstreamRestart(t *testing.T) {
 	must(t, err)
 	if len(acts) != 2 || acts[0].Command != "mcp__alpha__exit" || acts[0].Status != gatehouse.StatusFailed {
 		t.Errorf("journal: %d actions, first %+v; want the exit call failed", len(acts), acts[0])
+	}
+}
+
+// A token in an HTTP upstream's URL is sent, but the errors that quote the
+// URL — in the log, in the journal — do not show it.
+func TestUpstreamURLQuery(t *testing.T) {
+	var calls atomic.Int32
+	srv := upstream(&calls)
+	mcpH := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("token") != "s3cret" {
+			http.Error(w, "no token", http.StatusForbidden)
+			return
+		}
+		mcpH.ServeHTTP(w, r)
+	}))
+	addr, admin, daemonLog, stop := startDaemonConfig(t, "version: 1\ndefault: allow\n",
+		fmt.Sprintf("upstreams:\n  - name: q\n    url: %q\n", hs.URL+"/mcp?token=s3cret"))
+	ctx := context.Background()
+	tok, err := admin.AddAgent(ctx, "q-agent")
+	must(t, err)
+	cs := connectHTTP(t, "http://"+addr+"/mcp/q", tok.Token, "")
+	if got, isErr := call(t, cs, "echo", map[string]any{"text": "with a token"}); isErr || got != "echo: with a token" {
+		t.Fatalf("echo: isError=%v %q", isErr, got)
+	}
+	hs.CloseClientConnections()
+	hs.Close() // now every request to it fails, quoting its URL
+	if res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "gone"}}); err == nil && !res.IsError {
+		t.Fatalf("echo with the upstream gone succeeded: %+v", res)
+	}
+	acts, err := admin.Actions(ctx, nil)
+	must(t, err)
+	b, _ := json.Marshal(acts)
+	if !strings.Contains(string(b), `"status":"failed"`) {
+		t.Errorf("the failed call is not journaled as failed: %s", b)
+	}
+	must(t, stop())
+	logText, _ := os.ReadFile(daemonLog)
+	for what, text := range map[string]string{"the journal": string(b), "the log": string(logText)} {
+		if strings.Contains(text, "s3cret") {
+			t.Errorf("%s shows the URL's token:\n%s", what, text)
+		}
+	}
+	if !strings.Contains(string(logText), hs.URL+"/mcp") {
+		t.Errorf("the log does not name the upstream's URL at all:\n%s", logText)
 	}
 }
