@@ -72,7 +72,7 @@ func stdioUpstream(name, logPath string) *sdk.Server {
 
 // startDaemonConfig starts a daemon with policy pol and configuration
 // file conf; stop stops it and returns what Wait returned.
-func startDaemonConfig(t *testing.T, pol, conf string) (addr string, admin *httpapi.Client, logf string, stop func() error) {
+func startDaemonConfig(t testing.TB, pol, conf string) (addr string, admin *httpapi.Client, logf string, stop func() error) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := daemon.DefaultConfig()
@@ -108,7 +108,7 @@ func startDaemonConfig(t *testing.T, pol, conf string) (addr string, admin *http
 	return d.Addr(), httpapi.NewClient("http://"+d.Addr(), tok), logf, stop
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func must(t *testing.T, err error) {
 
 // connectHTTP opens an MCP session at endpoint with token, trying again
 // while the upstream is not connected yet (503), for up to 30s.
-func connectHTTP(t *testing.T, endpoint, token, session string) *sdk.ClientSession {
+func connectHTTP(t testing.TB, endpoint, token, session string) *sdk.ClientSession {
 	t.Helper()
 	hc := &http.Client{Transport: withToken{token, withSession{session, http.DefaultTransport}}}
 	deadline := time.Now().Add(30 * time.Second)
@@ -190,7 +190,7 @@ rules:
 // twoUpstreams starts a daemon fronting alpha (this test binary as a
 // program) and beta (a streamable HTTP server in this process, whose
 // calls are counted).
-func twoUpstreams(t *testing.T) (addr string, admin *httpapi.Client, alphaLog, daemonLog string, betaCalls *atomic.Int32, stop func() error) {
+func twoUpstreams(t testing.TB) (addr string, admin *httpapi.Client, alphaLog, daemonLog string, betaCalls *atomic.Int32, stop func() error) {
 	t.Helper()
 	exe, err := os.Executable()
 	must(t, err)
@@ -436,5 +436,35 @@ func TestUpstreamURLQuery(t *testing.T) {
 	}
 	if !strings.Contains(string(logText), hs.URL+"/mcp") {
 		t.Errorf("the log does not name the upstream's URL at all:\n%s", logText)
+	}
+}
+
+// BenchmarkUpstreamCall is one tools/call of an HTTP upstream: directly,
+// and through the daemon's /mcp/NAME (decided by policy, journaled: two
+// synced appends to the journal, before and after).
+func BenchmarkUpstreamCall(b *testing.B) {
+	addr, admin, _, _, _, _ := twoUpstreams(b)
+	ctx := context.Background()
+	tok, err := admin.AddAgent(ctx, "bench")
+	must(b, err)
+	var direct atomic.Int32
+	srv := upstream(&direct)
+	hs := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	b.Cleanup(hs.Close)
+	for _, bc := range []struct {
+		name string
+		cs   *sdk.ClientSession
+	}{
+		{"direct", connectHTTP(b, hs.URL, "", "")},
+		{"through-daemon", connectHTTP(b, "http://"+addr+"/mcp/beta", tok.Token, "")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := bc.cs.CallTool(ctx, &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
+				if err != nil || res.IsError {
+					b.Fatal(err, res)
+				}
+			}
+		})
 	}
 }
