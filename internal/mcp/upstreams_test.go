@@ -175,8 +175,7 @@ rules:
     effect: deny
     reason: secrets stay away from alpha
     system: alpha
-    mcp_tool: echo
-    when: 'has(mcp.arguments.text) && mcp.arguments.text.contains("secret")'
+    when: 'mcp.tool == "echo" && has(mcp.arguments.text) && mcp.arguments.text.contains("secret")'
     examples:
       match: [{command: mcp__alpha__echo, arguments: {text: my secret}}]
       no_match: [{command: mcp__alpha__echo, arguments: {text: hello}}, {command: mcp__beta__echo, arguments: {text: my secret}}]
