@@ -12,6 +12,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
@@ -20,6 +21,7 @@ var mcpCmd = &command{
 	name:    "mcp",
 	summary: "serve Gatehouse's tools to an agent over MCP (stdio)",
 	help: `Usage: gatehouse mcp [--session S] [--model M] [--cwd DIR]
+       gatehouse mcp proxy --upstream NAME [--session S]
        gatehouse mcp proxy --name NAME [--listen ADDR] [--session S] (--url URL | -- UPSTREAM_CMD [ARGS...])
 
 Serves MCP over stdin and stdout for an agent that speaks it (configure it
@@ -41,8 +43,18 @@ the reason, not as a protocol error.
 The daemon serves the same tools over streamable HTTP at /mcp, with the
 agent's token in the Authorization header.
 
-mcp proxy re-exposes an upstream MCP server — started as UPSTREAM_CMD and
-spoken to over its stdio, or reached at --url over streamable HTTP —
+mcp proxy --upstream NAME serves, over stdio, the upstream NAME of the
+daemon's configuration file (the upstreams section, docs/CONFIG.md): it
+relays every message unchanged to the daemon's $GATEHOUSE_URL/mcp/NAME
+with $GATEHOUSE_TOKEN, and the daemon, which runs the upstream, decides
+and journals each tools/call. Use it for agents that speak MCP only over
+stdio; agents that speak streamable HTTP can use /mcp/NAME directly, with
+their token in the Authorization header. If the daemon's session ends (the
+upstream or the daemon restarted), it starts a new one; the calls in
+flight then fail.
+
+mcp proxy --name re-exposes an upstream MCP server — started as
+UPSTREAM_CMD and spoken to over its stdio, or reached at --url over streamable HTTP —
 unchanged: its capabilities and instructions, tools, resources, prompts,
 completions, logging, subscriptions, progress, list changes and pages, and
 its requests to the agent (sampling, elicitation, roots). Every tools/call
@@ -61,6 +73,7 @@ Flags:
   --session S   session recorded on the actions (default $GATEHOUSE_SESSION)
   --model M     model recorded on the actions (default $GATEHOUSE_MODEL)
   --cwd DIR     directory relative paths resolve against (default: the current one)
+  --upstream NAME  proxy: a configured upstream, through the daemon
   --name NAME   proxy: the upstream's name, as policy sees it
   --url URL     proxy: the upstream's streamable HTTP endpoint
   --listen ADDR proxy: serve streamable HTTP at ADDR/mcp instead of stdio
@@ -99,6 +112,7 @@ func runMCP(ctx context.Context, c *command, e *Env, args []string) int {
 func runMCPProxy(ctx context.Context, c *command, e *Env, args []string) int {
 	opts := mcp.Options{Version: daemon.Version()}
 	fs := newFlags(c)
+	configured := fs.String("upstream", "", "")
 	name := fs.String("name", "", "")
 	upURL := fs.String("url", "", "")
 	listen := fs.String("listen", "", "")
@@ -109,6 +123,15 @@ func runMCPProxy(ctx context.Context, c *command, e *Env, args []string) int {
 		return usageError(c, e, "%v", err)
 	}
 	upCmd := fs.Args()
+	if *configured != "" {
+		if *name != "" || *upURL != "" || *listen != "" || len(upCmd) > 0 || opts.Cwd != "" {
+			return usageError(c, e, "--upstream takes the upstream from the daemon's configuration: no --name, --url, --listen, --cwd or UPSTREAM_CMD")
+		}
+		if !config.ValidUpstreamName(*configured) {
+			return usageError(c, e, "--upstream: %q is not an upstream name", *configured)
+		}
+		return runMCPRelay(ctx, e, *configured, opts.Session)
+	}
 	switch {
 	case *name == "":
 		return usageError(c, e, "proxy needs --name")
@@ -155,6 +178,23 @@ func runMCPProxy(ctx context.Context, c *command, e *Env, args []string) int {
 	go func() { <-ctx.Done(); _ = hs.Close() }()
 	fmt.Fprintf(e.Stderr, "gatehouse mcp proxy: %s at http://%s/mcp\n", *name, *listen)
 	if err := hs.ListenAndServe(); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(e.Stderr, errorLine(err))
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runMCPRelay serves a configured upstream over stdio through the daemon.
+func runMCPRelay(ctx context.Context, e *Env, name, session string) int {
+	cl := e.client()
+	r := &mcp.Relay{Endpoint: cl.URL + "/mcp/" + name, Token: cl.Token, Session: session}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := r.Check(ctx); err != nil {
+		fmt.Fprintln(e.Stderr, errorLine(err))
+		return exitFailure
+	}
+	if err := r.Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(e.Stderr, errorLine(err))
 		return exitFailure
 	}

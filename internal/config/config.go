@@ -35,6 +35,8 @@ type File struct {
 	Path string `yaml:"-"`
 
 	Credentials Credentials `yaml:"credentials"` // credentials.go
+	// Upstreams are the MCP servers the daemon fronts (upstreams.go).
+	Upstreams Upstreams `yaml:"upstreams"`
 }
 
 // Default returns the configuration in force when there is no file.
@@ -106,6 +108,7 @@ func strictDecode(n *yaml.Node, v any) error {
 func (f *File) validate(root *yaml.Node) error {
 	var errs problems
 	errs = append(errs, f.Credentials.Validate(f.Path, field(root, "credentials"))...)
+	errs = append(errs, f.Upstreams.Validate(f.Path, field(root, "upstreams"))...)
 	return errs.err()
 }
 

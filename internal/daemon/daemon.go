@@ -50,7 +50,7 @@ func loadPolicy(cfg *Config) (*policy.Policy, error) {
 			}
 		}
 	}
-	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell})
+	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell, AnalyzeAction: analyzers.Analyze})
 }
 
 // loadConfig reads the configuration file: the one named, which must
@@ -60,6 +60,16 @@ func loadConfig(cfg *Config) (*config.File, error) {
 		return config.Load(cfg.ConfigFile, false)
 	}
 	return config.Load(filepath.Join(cfg.StateDir, config.FileName), true)
+}
+
+// upstreams turns the configuration's upstreams section into the MCP
+// adapter's own type.
+func upstreams(f *config.File) []mcp.Upstream {
+	out := make([]mcp.Upstream, len(f.Upstreams))
+	for i, u := range f.Upstreams {
+		out[i] = mcp.Upstream{Name: u.Name, Command: u.Command, Env: u.Env, Cwd: u.Cwd, URL: u.URL, Headers: u.Headers}
+	}
+	return out
 }
 
 // PolicyFile is the policy's file name in the state directory.
@@ -239,6 +249,7 @@ type Daemon struct {
 	gw     *gateway.Gateway
 	api    *httpapi.Server
 	web    *console.Server
+	hub    *mcp.Hub // the MCP upstreams of the configuration file, at /mcp/NAME
 	srv    *http.Server
 	ln     net.Listener
 	served chan error
@@ -332,6 +343,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	mux.Handle("/mcp", mcp.HTTPHandler(d.gw, "http://"+d.ln.Addr().String(), Version()))
 	// The operator's console: every other path.
 	mux.Handle("/", d.web.Handler())
+	d.hub = mcp.NewHub(upstreams(d.conf), d.gw, mcp.HubOptions{
+		APIURL: "http://" + d.ln.Addr().String(), Version: Version(), BaseEnv: passEnv(cfg.EnvPass),
+		Logger: log, StopGrace: cfg.KillGrace,
+	})
+	mux.Handle("/mcp/", d.hub)
 	d.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -341,6 +357,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	// The console's live streams would keep Shutdown waiting: end them.
 	d.srv.RegisterOnShutdown(d.web.Close)
 	go func() { d.served <- d.srv.Serve(d.ln) }()
+	d.hub.Start()
+	if names := d.hub.Names(); len(names) > 0 {
+		log.Info("MCP upstreams at /mcp/NAME", "names", names)
+	}
 	d.api.SetReady(true)
 	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
 	return d, nil
@@ -376,12 +396,16 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	// Interrupt the actions first: their streaming responses would keep
 	// http.Server.Shutdown waiting for as long as they run.
 	gerr := d.gw.Shutdown(ctx)
+	// Then the MCP upstreams: their agents' sessions end (and with them
+	// their event streams, which would hold the server's shutdown), and
+	// the programs the daemon started stop.
+	herr := d.hub.Close(ctx)
 	serr := d.srv.Shutdown(ctx)
 	if errors.Is(serr, http.ErrServerClosed) {
 		serr = nil
 	}
 	nerr := d.notify.Close(ctx)
-	err := errors.Join(gerr, serr, nerr, d.release())
+	err := errors.Join(gerr, herr, serr, nerr, d.release())
 	if err == nil {
 		d.log.Info("stopped")
 	}

@@ -206,6 +206,14 @@ func startDaemon(t *testing.T, policy string, flags ...string) *env {
 	return e
 }
 
+// setupConfig is setup with a configuration file (none if conf is "").
+func setupConfig(t *testing.T, policy, conf string) *env {
+	if conf == "" {
+		return setup(t, policy)
+	}
+	return setup(t, policy, conf)
+}
+
 // setup is startDaemon with Claude Code's hooks installed in the project
 // and a HOME where Claude Code has been onboarded; config, if given, is the
 // configuration file.
