@@ -17,8 +17,8 @@ var serveCmd = &command{
 	summary: "start the gateway daemon",
 	help: `Usage: gatehouse serve [flags]
 
-Starts the daemon: the HTTP API, the journal (SQLite in the state directory)
-and the executor. The first start creates the state directory (mode 0700),
+Starts the daemon: the HTTP API, the journal (SQLite in the state directory,
+or a PostgreSQL database shared by several daemons) and the executor. The first start creates the state directory (mode 0700),
 the database, the admin token (admin.token, mode 0600) and the default
 policy (policy.yaml). Actions that a previous daemon left running are
 closed as interrupted; actions waiting for approval stay pending. SIGINT or
@@ -29,7 +29,10 @@ Flags:
   --listen ADDR           address of the API (default 127.0.0.1:7780)
   --state DIR             state directory (default $GATEHOUSE_STATE, else
                           $XDG_STATE_HOME/gatehouse, else ~/.local/state/gatehouse)
-  --store FILE            SQLite database file (default STATE/gatehouse.db)
+  --store FILE|URL        the journal: a SQLite database file (default
+                          STATE/gatehouse.db), or a PostgreSQL URL
+                          (postgres://USER@HOST:PORT/DB) that several daemons
+                          share as replicas; see docs/POSTGRES.md
   --policy FILE           policy file (default STATE/policy.yaml, written with the
                           default policy on first start); reloaded when it changes
                           and on SIGHUP

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
@@ -122,8 +123,11 @@ func (d *Daemon) watchPolicy(stop chan struct{}, every time.Duration) {
 type Config struct {
 	Listen   string // host:port of the API
 	StateDir string // holds gatehouse.db, admin.token and the lock
-	Store    string // the SQLite database file; default StateDir/gatehouse.db
-	Policy   string // the policy file; default StateDir/policy.yaml, written on first start
+	// Store is the journal: a SQLite database file (default
+	// StateDir/gatehouse.db) or a PostgreSQL URL (postgres://…), which
+	// several daemons may share (see docs/POSTGRES.md).
+	Store  string
+	Policy string // the policy file; default StateDir/policy.yaml, written on first start
 	// ConfigFile is the configuration file (internal/config); default
 	// StateDir/config.yaml, which may be absent.
 	ConfigFile string
@@ -225,7 +229,7 @@ type Daemon struct {
 	notify notify.Notifier
 	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
-	store  *sqlite.Store
+	store  gatehouse.Store
 	gw     *gateway.Gateway
 	api    *httpapi.Server
 	srv    *http.Server
@@ -269,7 +273,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
-	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
+	if d.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap, Logger: log})
@@ -319,12 +323,30 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	}
 	go func() { d.served <- d.srv.Serve(d.ln) }()
 	d.api.SetReady(true)
-	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
+	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "store", storeName(cfg.Store), "version", Version())
 	return d, nil
 }
 
-// Store returns the path of the journal's database file.
+// Store returns where the journal is: its database file, or its
+// PostgreSQL URL.
 func (d *Daemon) Store() string { return d.cfg.Store }
+
+// openStore opens the journal cfg.Store names.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (gatehouse.Store, error) {
+	// Each branch returns a nil interface on error, never a typed nil.
+	if postgres.IsURL(cfg.Store) {
+		s, err := postgres.Open(ctx, cfg.Store, postgres.WithLogger(log))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // Addr returns the address the API listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
@@ -429,6 +451,15 @@ func ensureAdminToken(dir string) (string, error) {
 		return "", err
 	}
 	return tok, nil
+}
+
+// storeName is what the log says the store is: a URL without its
+// password.
+func storeName(s string) string {
+	if postgres.IsURL(s) {
+		return postgres.Redact(s)
+	}
+	return s
 }
 
 func passEnv(names []string) map[string]string {
