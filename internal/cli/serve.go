@@ -33,6 +33,17 @@ Flags:
                           STATE/gatehouse.db), or a PostgreSQL URL
                           (postgres://USER@HOST:PORT/DB) that several daemons
                           share as replicas; see docs/POSTGRES.md
+  --replica NAME          this daemon's replica id on a shared (PostgreSQL) store
+                          (default: the one in STATE/replica.id, made on first
+                          start from the host name); a restart under the same id
+                          closes what it left running, and two live daemons
+                          cannot share one
+  --replica-grace DUR     how long a replica must have lost its hold on the shared
+                          store before the others close its running actions and
+                          watch its pending approvals (default 10s); it stops its
+                          own running actions after half of it
+  --admin-token-file F    read the admin token from F (mode 0600) instead of
+                          STATE/admin.token: give every replica the same one
   --policy FILE           policy file (default STATE/policy.yaml, written with the
                           default policy on first start); reloaded when it changes
                           and on SIGHUP
@@ -63,6 +74,9 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "")
 	fs.StringVar(&cfg.StateDir, "state", daemon.StateDir(e.Getenv), "")
 	fs.StringVar(&cfg.Store, "store", "", "")
+	fs.StringVar(&cfg.Replica, "replica", "", "")
+	fs.DurationVar(&cfg.ReplicaGrace, "replica-grace", cfg.ReplicaGrace, "")
+	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "")
 	fs.StringVar(&cfg.Policy, "policy", "", "")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "")
 	fs.DurationVar(&cfg.PolicyPoll, "policy-poll", cfg.PolicyPoll, "")
