@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -233,15 +234,24 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 		return nil, failConn, gatehouse.Event{}, err
 	}
 	defer conn.Release()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, classify(err), gatehouse.Event{}, err
-	}
-	defer tx.Rollback(context.Background())
+	// The transaction is opened by the first round trip and committed by
+	// the second; unless it committed, end it before the connection goes
+	// back to the pool.
+	committed := false
+	defer func() {
+		if !committed && !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.writeTimeout)
+			defer cancel()
+			if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+				conn.Conn().Close(ctx)
+			}
+		}
+	}()
+	tx := conn
 
-	// One round trip: lock the head (every writer of every replica waits
-	// here, so what follows sees all that committed before), settle a
-	// doubt, check fences, and read the rows the requests touch.
+	// One round trip: begin, lock the head (every writer of every replica
+	// waits here, so what follows sees all that committed before), settle
+	// a doubt, check fences, and read the rows the requests touch.
 	var ids, names []string
 	seenID, seenName := map[string]bool{}, map[string]bool{}
 	fenceTypes := map[gatehouse.EventType]bool{}
@@ -267,6 +277,7 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 		types = append(types, t)
 	}
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	b.Queue("SELECT seq, hash FROM head WHERE id = 1 FOR UPDATE")
 	if dbt != nil {
 		b.Queue("SELECT hash FROM events WHERE seq = $1", dbt.seq)
@@ -281,6 +292,10 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 		b.Queue("SELECT "+agentCols+" FROM agents WHERE name = ANY($1)", names)
 	}
 	br := tx.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, classify(err), gatehouse.Event{}, err
+	}
 	var head gatehouse.Chain
 	if err := br.QueryRow().Scan(&head.Seq, &head.Hash); err != nil {
 		br.Close()
@@ -396,20 +411,22 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 	if len(all) == 0 {
 		return results, failNone, gatehouse.Event{}, nil
 	}
+	// The second round trip writes and commits.
 	if err := s.write(ctx, tx, w, all, head); err != nil {
-		return nil, classify(err), gatehouse.Event{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
 		var pe *pgconn.PgError
+		var ge *gatehouse.Error
 		switch {
-		case errors.As(err, &pe) && !fatal(pe):
-			// The server answered, and not with a commit.
+		case errors.As(err, &pe) && !fatal(pe), errors.As(err, &ge):
+			// The server refused a statement (so it never reached the
+			// COMMIT), or a row was not what it must be.
 			return nil, classify(err), gatehouse.Event{}, err
 		case pgconn.SafeToRetry(err):
 			return nil, failConn, gatehouse.Event{}, err // never sent
 		}
+		// The connection failed with the COMMIT sent, or may have.
 		return results, failDoubt, all[len(all)-1], err
 	}
+	committed = true
 	return results, failNone, gatehouse.Event{}, nil
 }
 
@@ -485,8 +502,9 @@ func (w *working) apply(head *gatehouse.Chain, events []gatehouse.Event) ([]gate
 }
 
 // write stores the batch's events and the rows they changed, moves the
-// head and notifies the other replicas, in one round trip.
-func (s *Store) write(ctx context.Context, tx pgx.Tx, w *working, all []gatehouse.Event, head gatehouse.Chain) error {
+// head, notifies the other replicas and commits, in one round trip. An
+// error from it may have come before the COMMIT, from it, or after it.
+func (s *Store) write(ctx context.Context, tx *pgxpool.Conn, w *working, all []gatehouse.Event, head gatehouse.Chain) error {
 	n := len(all)
 	seqs, times := make([]int64, n), make([]int64, n)
 	typs, subjects, prevs, hashes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -570,6 +588,8 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, w *working, all []gatehous
 	}
 	b.Queue("UPDATE head SET seq = $1, hash = $2 WHERE id = 1", head.Seq, head.Hash)
 	b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(head.Seq, 10))
+	commitIndex := b.Len()
+	b.Queue("COMMIT")
 	br := tx.SendBatch(ctx, b)
 	for i := range b.Len() {
 		tag, err := br.Exec()
@@ -580,6 +600,10 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, w *working, all []gatehous
 		if i == updIndex && tag.RowsAffected() != int64(len(updID)) {
 			br.Close()
 			return gatehouse.Errorf(gatehouse.EINTERNAL, "an action row vanished from the projection while it was locked")
+		}
+		if i == commitIndex && tag.String() != "COMMIT" {
+			br.Close()
+			return gatehouse.Errorf(gatehouse.EINTERNAL, "the transaction did not commit: %s", tag)
 		}
 	}
 	return br.Close()

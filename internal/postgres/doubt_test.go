@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -153,6 +152,14 @@ func (px *proxy) serve(client net.Conn) {
 		return
 	}
 	server.Write(append(n[:], body...))
+	// The COMMIT comes as a simple query, or in the extended protocol as
+	// a Bind of a statement that was parsed from "COMMIT".
+	commits := map[string]bool{}
+	isCommit := func(sql []byte) bool {
+		return strings.EqualFold(strings.TrimSpace(strings.TrimRight(string(sql), "\x00;")), "commit")
+	}
+	cstrings := func(b []byte) []string { return strings.SplitN(string(b), "\x00", 3) }
+	afterCommit := false // forwarding the rest of a COMMIT's messages, muted
 	for {
 		var hdr [5]byte
 		if _, err := io.ReadFull(client, hdr[:]); err != nil {
@@ -163,15 +170,25 @@ func (px *proxy) serve(client net.Conn) {
 			return
 		}
 		msg := append(hdr[:], body...)
-		if hdr[0] == 'Q' && bytes.HasPrefix(bytes.ToLower(body), []byte("commit")) {
+		commit := false
+		switch hdr[0] {
+		case 'Q':
+			commit = isCommit(body)
+		case 'P': // name, query
+			if f := cstrings(body); len(f) >= 2 && isCommit([]byte(f[1])) {
+				commits[f[0]] = true
+			}
+		case 'B': // portal, statement
+			if f := cstrings(body); len(f) >= 2 && commits[f[1]] {
+				commit = true
+			}
+		}
+		if commit && !afterCommit {
 			switch px.mode.Load() {
 			case cutAfterCommit:
 				if px.mode.CompareAndSwap(cutAfterCommit, pass) {
 					mute.Store(true)
-					server.Write(msg)
-					time.Sleep(200 * time.Millisecond) // the server commits
-					px.cuts.Add(1)
-					return
+					afterCommit = true
 				}
 			case cutBeforeCommit:
 				if px.mode.CompareAndSwap(cutBeforeCommit, pass) {
@@ -181,6 +198,11 @@ func (px *proxy) serve(client net.Conn) {
 			}
 		}
 		if _, err := server.Write(msg); err != nil {
+			return
+		}
+		if afterCommit && (hdr[0] == 'S' || hdr[0] == 'Q') {
+			time.Sleep(200 * time.Millisecond) // the server commits
+			px.cuts.Add(1)
 			return
 		}
 	}
