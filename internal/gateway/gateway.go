@@ -288,10 +288,26 @@ func (g *Gateway) Action(ctx context.Context, p gatehouse.Principal, id string) 
 	return g.store.Action(ctx, id)
 }
 
-// Verify checks the journal and its projection (see gatehouse.Verify).
+// snapshotter is a store that can be read as of one moment (a shared
+// store, which other replicas write while it is verified).
+type snapshotter interface {
+	Snapshot(ctx context.Context, fn func(gatehouse.Store) error) error
+}
+
+// Verify checks the journal and its projection (see gatehouse.Verify),
+// in one snapshot where the store offers one.
 func (g *Gateway) Verify(ctx context.Context, p gatehouse.Principal) (*gatehouse.VerifyReport, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
+	}
+	if s, ok := g.store.(snapshotter); ok {
+		var rep *gatehouse.VerifyReport
+		err := s.Snapshot(ctx, func(snap gatehouse.Store) error {
+			var err error
+			rep, err = gatehouse.Verify(ctx, snap)
+			return err
+		})
+		return rep, err
 	}
 	return gatehouse.Verify(ctx, g.store)
 }

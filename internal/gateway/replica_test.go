@@ -176,10 +176,30 @@ func await(t testing.TB, ch <-chan result) result {
 // Concurrent writers on two replicas: one linear chain without gaps, each
 // action whole, and each recorded as started by the replica that ran it.
 func TestReplicasOneChain(t *testing.T) {
-	a, b, _, agent, _ := twoReplicas(t, replicaOpts{})
+	a, b, _, agent, admin := twoReplicas(t, replicaOpts{})
 	dir := t.TempDir()
 	const clients, per = 8, 15
 	var wg sync.WaitGroup
+	// Verify through a replica while both append: it reads one snapshot,
+	// so the projection it compares matches the events it read.
+	verified, appending := make(chan int), make(chan struct{})
+	go func() {
+		n := 0
+		defer func() { verified <- n }()
+		for {
+			select {
+			case <-appending:
+				return
+			default:
+			}
+			rep, err := a.gw.Verify(context.Background(), admin)
+			if err != nil || !rep.OK() {
+				t.Errorf("verify while appending: %+v, %v", rep, err)
+				return
+			}
+			n++
+		}
+	}()
 	var mu sync.Mutex
 	ranOn := map[string]string{}
 	for c := range clients {
@@ -198,6 +218,10 @@ func TestReplicasOneChain(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(appending)
+	if n := <-verified; n == 0 {
+		t.Error("no verify ran while the replicas appended")
+	}
 	es := journal(t, a.store)
 	var c gatehouse.Chain
 	for _, e := range es {
