@@ -139,6 +139,7 @@ type doubt struct {
 	seq     int64
 	hash    string
 	results []result
+	settled bool // found not to have committed
 }
 
 // commit commits the batch and answers its requests. A transaction that
@@ -167,6 +168,15 @@ func (s *Store) commit(batch []*request) {
 				break
 			}
 			lastErr = err
+			if dbt != nil && dbt.settled {
+				dbt = nil
+			}
+			if fail == failServer && dbt != nil {
+				// Refused before the doubt was settled: splitting would
+				// link the requests again without knowing whether they
+				// are in. Keep trying as for a lost connection.
+				fail = failConn
+			}
 			if fail == failServer {
 				if len(group) > 1 {
 					// Split: each request alone, in order.
@@ -314,6 +324,7 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 			return nil, classify(err), gatehouse.Event{}, err
 		}
 		// It did not: go on as if it had never been tried.
+		dbt.settled = true
 	}
 	maxSeq := map[gatehouse.EventType]int64{}
 	for _, t := range types {
