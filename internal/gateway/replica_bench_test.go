@@ -24,10 +24,24 @@ func BenchmarkReplicasRunTrue64(b *testing.B) { benchReplicasRun(b, 2, 64) }
 // comparison.
 func BenchmarkReplicasRunTrue64One(b *testing.B) { benchReplicasRun(b, 1, 64) }
 
+// BenchmarkRunTrue64SQLite is the same through one gateway on SQLite, the
+// single-daemon baseline on the same machine.
+func BenchmarkRunTrue64SQLite(b *testing.B) {
+	f := newFixture(b, gateway.Config{})
+	runClients(b, []*gateway.Gateway{f.gw}, f.agent, f.dir, 64)
+	verifyOK(b, f.store)
+}
+
 func benchReplicasRun(b *testing.B, replicas, clients int) {
 	a, r1, _, agent, _ := twoReplicas(b, replicaOpts{grace: time.Minute})
-	rs := []*replica{a, r1}[:replicas]
-	dir := b.TempDir()
+	gws := []*gateway.Gateway{a.gw, r1.gw}[:replicas]
+	runClients(b, gws, agent, b.TempDir(), clients)
+	verifyOK(b, a.store)
+}
+
+// runClients runs b.N actions of /bin/true from clients goroutines spread
+// over gws, and reports actions per second.
+func runClients(b *testing.B, gws []*gateway.Gateway, agent gatehouse.Principal, dir string, clients int) {
 	req := gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}
 	sink := gateway.Sink{Stdout: io.Discard, Stderr: io.Discard}
 	var next atomic.Int64
@@ -36,9 +50,9 @@ func benchReplicasRun(b *testing.B, replicas, clients int) {
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
-			r := rs[c%len(rs)]
+			gw := gws[c%len(gws)]
 			for next.Add(1) <= int64(b.N) {
-				act, err := r.gw.Run(context.Background(), agent, req, sink)
+				act, err := gw.Run(context.Background(), agent, req, sink)
 				if err != nil || act.Status != gatehouse.StatusSucceeded {
 					b.Errorf("run: %+v %v", act, err)
 					return
@@ -51,7 +65,6 @@ func benchReplicasRun(b *testing.B, replicas, clients int) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "actions/s")
 	b.ReportMetric(0, "ns/op")
-	verifyOK(b, a.store)
 }
 
 // BenchmarkReplicaHaltPropagation times a halt issued on replica A
