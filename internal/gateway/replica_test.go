@@ -500,12 +500,40 @@ func TestReplicaRecoverOwnOnly(t *testing.T) {
 		t.Fatalf("r1's action at its shutdown: %+v %v", res.a, res.err)
 	}
 	b = startReplica(t, u, "r1", o)
-	// Long enough for r1's sweeps to have looked at r0's action several
-	// times: it is live, so it stays running.
-	time.Sleep(3 * o.grace)
+	// A decoy: an action left running by a replica rX that is gone. Once
+	// r1 has taken it over, r1's sweeps have looked at r0's action too,
+	// over more than the grace period: r0 is live, so it must stay.
+	decoy, err := postgres.Open(ctx, u, postgres.WithReplica("rX"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoyID := "01JDECOY0000000000000000000"
+	var evs []gatehouse.Event
+	for _, p := range []struct {
+		typ  gatehouse.EventType
+		data any
+	}{
+		{gatehouse.EventActionRequested, gatehouse.ActionRequested{Agent: "ci", Kind: gatehouse.KindShell, Argv: []string{"sleep", "1"}, Command: "sleep 1", Replica: "rX"}},
+		{gatehouse.EventActionDecided, gatehouse.ActionDecided{Decision: gatehouse.DefaultDecision}},
+		{gatehouse.EventActionStarted, gatehouse.ActionStarted{Replica: "rX"}},
+	} {
+		e, err := gatehouse.NewEvent(time.Now(), p.typ, decoyID, p.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	if _, err := decoy.Append(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	decoy.Close()
+	eventually(t, "r1 taking over the gone replica's action", func() bool {
+		d, err := b.store.Action(ctx, decoyID)
+		return err == nil && d.Status == gatehouse.StatusInterrupted
+	})
 	rs := running(t, b.store)
 	if len(rs) != 1 || rs[0].Replica != "r0" {
-		t.Fatalf("after r1's restart: running %v; want r0's action still running", rs)
+		t.Fatalf("after r1's restart and sweeps: running %v; want r0's action still running", rs)
 	}
 	// r0 dies: its store goes (its claim with it) while its action runs.
 	a.dead = true
