@@ -174,7 +174,7 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 		}
 		g.hs.mu.RUnlock()
 		if errors.Is(err, gatehouse.ErrFenced) {
-			if err := g.catchUp(ctx); err != nil {
+			if err := g.catchUpFor(ctx); err != nil {
 				return nil, unavailable(err)
 			}
 			continue // a halt this replica had not applied: decide again

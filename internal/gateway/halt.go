@@ -228,7 +228,7 @@ func (g *Gateway) issue(ctx context.Context, hi gatehouse.HaltIssued) (*gatehous
 		}
 		if errors.Is(err, gatehouse.ErrFenced) {
 			g.hs.mu.Unlock()
-			if err := g.catchUp(ctx); err != nil {
+			if err := g.catchUpFor(ctx); err != nil {
 				return nil, unavailable(err)
 			}
 			continue // another replica halted meanwhile: perhaps this one too
@@ -427,7 +427,7 @@ func (g *Gateway) lift(ctx context.Context, ids []string, by string) ([]*gatehou
 		linked, err := g.appendFenced(context.WithoutCancel(ctx), []gatehouse.EventType{gatehouse.EventHaltLifted}, evs...)
 		if errors.Is(err, gatehouse.ErrFenced) {
 			g.hs.mu.Unlock()
-			if err := g.catchUp(ctx); err != nil {
+			if err := g.catchUpFor(ctx); err != nil {
 				return nil, unavailable(err)
 			}
 			continue // another replica lifted something meanwhile

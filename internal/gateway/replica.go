@@ -237,6 +237,15 @@ func (g *Gateway) catchUp(ctx context.Context) error {
 	}
 }
 
+// catchUpFor is catchUp for a request that was fenced: bounded, so that
+// a database that stops answering fails the request instead of holding
+// it.
+func (g *Gateway) catchUpFor(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return g.catchUp(ctx)
+}
+
 // applyFollowed applies one event another replica journaled (halts are
 // applied by catchUp).
 func (g *Gateway) applyFollowed(ctx context.Context, e gatehouse.Event) {
@@ -579,24 +588,19 @@ func (g *Gateway) flushOutbox(ctx context.Context) {
 	out := r.outbox
 	r.outbox = nil
 	r.outMu.Unlock()
-	var keep []gatehouse.Event
 	for i, e := range out {
 		_, err := g.store.Append(ctx, e)
 		switch gatehouse.ErrorCode(err) {
 		case "":
 			g.log.Info("journaled an end held back while the journal was unavailable", "action", e.Subject)
 		case gatehouse.EUNAVAILABLE:
-			keep = append(keep, out[i:]...)
+			// Still away: keep the rest, in order, for the next round.
+			r.outMu.Lock()
+			r.outbox = append(out[i:len(out):len(out)], r.outbox...)
+			r.outMu.Unlock()
+			return
 		default:
 			g.log.Warn("an end held back no longer fits the journal; dropped", "action", e.Subject, "err", err)
 		}
-		if len(keep) > 0 {
-			break
-		}
-	}
-	if len(keep) > 0 {
-		r.outMu.Lock()
-		r.outbox = append(keep, r.outbox...)
-		r.outMu.Unlock()
 	}
 }

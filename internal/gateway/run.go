@@ -386,7 +386,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		linked, err = g.appendStart(journalCtx, append(before, started)...)
 		if errors.Is(err, gatehouse.ErrFenced) {
 			g.hs.mu.RUnlock()
-			if err := g.catchUp(journalCtx); err != nil {
+			if err := g.catchUpFor(runCtx); err != nil {
 				passed()
 				return nil, unavailable(err)
 			}
