@@ -132,6 +132,10 @@ type Action struct {
 	Tool     string            `json:"tool,omitempty"`
 	Input    json.RawMessage   `json:"input,omitempty"`
 	Client   map[string]string `json:"client,omitempty"`
+	// Replica is the gateway replica in charge of the action when several
+	// share the journal: the one that started it (and runs it), or until
+	// it starts the one that took the request. Empty for a single daemon.
+	Replica string `json:"replica,omitempty"`
 
 	Decision Decision  `json:"decision"`
 	Analysis *Analysis `json:"analysis,omitempty"`

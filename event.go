@@ -101,6 +101,9 @@ type ActionRequested struct {
 	Tool     string            `json:"tool,omitempty"`
 	Input    json.RawMessage   `json:"input,omitempty"`
 	Client   map[string]string `json:"client,omitempty"`
+	// Replica is the gateway replica that took the request, when several
+	// share the journal (see Action.Replica).
+	Replica string `json:"replica,omitempty"`
 }
 
 // ActionDecided is the payload of action.decided: the decision and the
@@ -112,7 +115,13 @@ type ActionDecided struct {
 
 // ActionStarted is the payload of action.started. The event's time is the
 // action's started_at; the event is durable before the process starts.
-type ActionStarted struct{}
+type ActionStarted struct {
+	// Replica is the gateway replica that started the action and runs it
+	// (or handed it to its harness), when several share the journal: the
+	// one whose restart closes it if it is left running, and whose death
+	// lets another replica close it.
+	Replica string `json:"replica,omitempty"`
+}
 
 // ActionFinished is the payload of action.finished. The event's time is the
 // action's finished_at.
@@ -151,6 +160,9 @@ type DaemonStarted struct {
 	// Interrupted counts the actions this start closed as interrupted
 	// because the previous daemon ended while they ran.
 	Interrupted int `json:"interrupted"`
+	// Replica is the replica id of this daemon when several share the
+	// journal; its Interrupted counts only its own actions.
+	Replica string `json:"replica,omitempty"`
 }
 
 // DaemonStopped is the payload of daemon.stopped, appended by a clean
@@ -158,7 +170,8 @@ type DaemonStarted struct {
 // daemon.started without a daemon.stopped before it means the previous
 // daemon died.
 type DaemonStopped struct {
-	Interrupted int `json:"interrupted"` // actions the shutdown interrupted
+	Interrupted int    `json:"interrupted"`       // actions the shutdown interrupted
+	Replica     string `json:"replica,omitempty"` // as in DaemonStarted
 }
 
 // ActionReviewed is the payload of action.reviewed: one reviewer's verdict

@@ -39,6 +39,7 @@ func (a *Action) Apply(e Event) error {
 			System: p.System, Intent: p.Intent, EnvNames: p.EnvNames, TimeoutMS: p.TimeoutMS,
 			TraceID: p.TraceID, Credentials: p.Credentials, Status: StatusPending,
 			External: p.External, Tool: p.Tool, Input: p.Input, Client: p.Client,
+			Replica: p.Replica,
 		}
 	case EventActionDecided:
 		if a.Status != StatusPending {
@@ -77,6 +78,13 @@ func (a *Action) Apply(e Event) error {
 		if a.Status != StatusPending || (a.Decision.Effect != EffectAllow && !approved) {
 			return Errorf(EINVALID, "event %d: action %s started while %s (decision %q, %d of %d approvals)",
 				e.Seq, a.ID, a.Status, a.Decision.Effect, a.Approved(), a.ApprovalsNeeded())
+		}
+		var p ActionStarted
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		if p.Replica != "" {
+			next.Replica = p.Replica
 		}
 		t := e.Time
 		next.StartedAt = &t

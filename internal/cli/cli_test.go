@@ -27,6 +27,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cli"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres/pgtest"
 )
 
 var update = flag.Bool("u", false, "update testscript golden output")
@@ -74,6 +75,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
+		Condition:     condition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("GATEHOUSE_STATE", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("GATEHOUSE_URL", "http://127.0.0.1:1") // until gatehoused start
@@ -94,6 +96,8 @@ func TestScripts(t *testing.T) {
 			"waitpending": cmdWaitPending,
 			"waitlog":     cmdWaitLog,
 			"mcpsession":  cmdMCPSession,
+			"pgdb":        cmdPGDB,
+			"pgsql":       cmdPGSQL,
 		},
 	})
 }
@@ -498,5 +502,51 @@ func cmdMCPSession(ts *testscript.TestScript, neg bool, args []string) {
 	in.Close()
 	if err := cmd.Wait(); (err != nil) != neg {
 		ts.Fatalf("gatehouse mcp: %v", err)
+	}
+}
+
+// condition answers the scripts' custom conditions: [pg] holds when
+// there is a PostgreSQL server for tests ($GATEHOUSE_TEST_POSTGRES); under
+// CI its absence is an error, so that scripts which need one cannot skip
+// there.
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "pg":
+		if os.Getenv(pgtest.EnvVar) != "" {
+			return true, nil
+		}
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("%s is not set: .ci/run starts a PostgreSQL server and names it there", pgtest.EnvVar)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+// pgdb VAR: create a new PostgreSQL database on the test server (dropped
+// when the script ends) and set VAR to its URL. Scripts that use it begin
+// with [!pg] skip.
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: pgdb VAR")
+	}
+	u, drop, err := pgtest.Create(context.Background(), os.Getenv(pgtest.EnvVar))
+	ts.Check(err)
+	ts.Defer(drop)
+	ts.Setenv(args[0], u)
+}
+
+// pgsql URL SQL: run SQL against a PostgreSQL database directly — how a
+// script tampers with a journal there.
+func cmdPGSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: pgsql URL SQL")
+	}
+	n, err := pgtest.ExecContext(context.Background(), args[0], args[1])
+	if (err != nil) != neg {
+		ts.Fatalf("pgsql: %v", err)
+	}
+	if err == nil {
+		fmt.Fprintf(ts.Stdout(), "%d rows\n", n)
 	}
 }

@@ -49,7 +49,11 @@ func (d *Daemon) checkGrants(ctx context.Context, log *slog.Logger) {
 		if warned[g.Secret] {
 			continue
 		}
-		if _, err := d.store.Secret(ctx, g.Secret); gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
+		ss, ok := d.store.(gatehouse.SecretStore)
+		if !ok {
+			return
+		}
+		if _, err := ss.Secret(ctx, g.Secret); gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
 			warned[g.Secret] = true
 			log.Warn("a credential is granted but not set: its actions fail until it is (gatehouse secret set)", "secret", g.Secret)
 		}

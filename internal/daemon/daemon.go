@@ -6,6 +6,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -30,6 +32,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
@@ -133,8 +136,20 @@ func (d *Daemon) watchPolicy(stop chan struct{}, every time.Duration) {
 type Config struct {
 	Listen   string // host:port of the API
 	StateDir string // holds gatehouse.db, admin.token and the lock
-	Store    string // the SQLite database file; default StateDir/gatehouse.db
-	Policy   string // the policy file; default StateDir/policy.yaml, written on first start
+	// Store is the journal: a SQLite database file (default
+	// StateDir/gatehouse.db) or a PostgreSQL URL (postgres://…), which
+	// several daemons may share (see docs/POSTGRES.md).
+	Store  string
+	Policy string // the policy file; default StateDir/policy.yaml, written on first start
+	// Replica is this daemon's replica id when the store is shared
+	// (PostgreSQL); default the id in StateDir/replica.id, made on first
+	// start. ReplicaGrace is how long a replica's claim must have been
+	// free before the others take over its actions.
+	Replica      string
+	ReplicaGrace time.Duration
+	// AdminTokenFile, if set, holds the admin token instead of
+	// StateDir/admin.token: replicas behind one address share one.
+	AdminTokenFile string
 	// ConfigFile is the configuration file (internal/config); default
 	// StateDir/config.yaml, which may be absent.
 	ConfigFile string
@@ -167,13 +182,14 @@ const DefaultListen = "127.0.0.1:7780"
 // DefaultConfig returns the configuration of a plain `gatehouse serve`.
 func DefaultConfig() Config {
 	return Config{
-		Listen:      DefaultListen,
-		OutputCap:   executor.DefaultConfig().OutputCap,
-		EnvPass:     []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
-		EnvAllow:    []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
-		KillGrace:   5 * time.Second,
-		PolicyPoll:  time.Second,
-		ConsoleIdle: console.DefaultIdleTimeout,
+		Listen:       DefaultListen,
+		OutputCap:    executor.DefaultConfig().OutputCap,
+		EnvPass:      []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
+		EnvAllow:     []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
+		KillGrace:    5 * time.Second,
+		PolicyPoll:   time.Second,
+		ReplicaGrace: gateway.DefaultReplicaGrace,
+		ConsoleIdle:  console.DefaultIdleTimeout,
 	}
 }
 
@@ -195,6 +211,10 @@ func (c *Config) Validate() error {
 		return inv("policy-poll: negative")
 	case c.ConsoleIdle < 0:
 		return inv("console-idle: negative")
+	case c.ReplicaGrace < 0 || (c.ReplicaGrace > 0 && c.ReplicaGrace < 200*time.Millisecond):
+		return inv("replica-grace: %s is too short (at least 200ms)", c.ReplicaGrace)
+	case c.Replica != "" && !replicaID.MatchString(c.Replica):
+		return inv("replica: %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Replica)
 	case c.MaxTimeout > 0 && c.DefaultTimeout > c.MaxTimeout:
 		return inv("default-timeout: over max-timeout")
 	}
@@ -208,6 +228,8 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+var replicaID = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
 
 // StateDir returns where the state lives: $GATEHOUSE_STATE, else
 // $XDG_STATE_HOME/gatehouse, else ~/.local/state/gatehouse.
@@ -245,7 +267,7 @@ type Daemon struct {
 	notify notify.Notifier
 	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
-	store  *sqlite.Store
+	store  gatehouse.Store
 	gw     *gateway.Gateway
 	api    *httpapi.Server
 	web    *console.Server
@@ -280,7 +302,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if d.lock, err = lockState(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	admin, err := ensureAdminToken(cfg.StateDir)
+	admin, err := adminToken(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +317,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
-	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
+	if postgres.IsURL(cfg.Store) && cfg.Replica == "" {
+		if d.cfg.Replica, err = ensureReplicaID(cfg.StateDir); err != nil {
+			return nil, err
+		}
+		cfg.Replica = d.cfg.Replica
+	}
+	if d.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
+	}
+	shared, _ := d.store.(gateway.Shared)
+	// The PostgreSQL store holds no secrets yet (docs/POSTGRES.md): a
+	// configuration that grants some does not start on it.
+	secrets, _ := d.store.(gatehouse.SecretStore)
+	if secrets == nil && len(d.conf.Credentials.Grants()) > 0 {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: credentials are granted, but the store %s cannot hold secrets (only the SQLite store can, so far)", storeName(cfg.Store))
 	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap, Logger: log})
 	log.Info("process containment", "mode", exec.Containment())
@@ -310,7 +345,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
 		Policy:      &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
 		Tripwires:   tripwire.NewMonitor(pol.Tripwires()),
-		Credentials: gateway.Credentials{Store: d.store, Sealer: keys, Grants: d.conf.Credentials.Grants()},
+		Credentials: gateway.Credentials{Store: secrets, Sealer: keys, Grants: d.conf.Credentials.Grants()},
+		Shared:      shared, ReplicaGrace: cfg.ReplicaGrace,
 	})
 	d.checkGrants(ctx, log)
 
@@ -362,12 +398,35 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		log.Info("MCP upstreams at /mcp/NAME", "names", names)
 	}
 	d.api.SetReady(true)
-	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
+	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "store", storeName(cfg.Store),
+		"replica", d.gw.Replica(), "version", Version())
 	return d, nil
 }
 
-// Store returns the path of the journal's database file.
+// Store returns where the journal is: its database file, or its
+// PostgreSQL URL.
 func (d *Daemon) Store() string { return d.cfg.Store }
+
+var _ gateway.Shared = (*postgres.Store)(nil)
+
+// openStore opens the journal cfg.Store names.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (gatehouse.Store, error) {
+	// Each branch returns a nil interface on error, never a typed nil.
+	if postgres.IsURL(cfg.Store) {
+		grace := cmp.Or(cfg.ReplicaGrace, gateway.DefaultReplicaGrace)
+		s, err := postgres.Open(ctx, cfg.Store, postgres.WithLogger(log), postgres.WithReplica(cfg.Replica),
+			postgres.WithKeepalive(min(2*time.Second, grace/4)), postgres.WithClaimWait(grace))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // Addr returns the address the API listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
@@ -439,6 +498,64 @@ func lockState(dir string) (*os.File, error) {
 	return f, nil
 }
 
+// adminToken returns the admin token: from cfg.AdminTokenFile, which must
+// exist, be private and hold one; else from the state directory, made on
+// first start.
+func adminToken(cfg Config) (string, error) {
+	if cfg.AdminTokenFile == "" {
+		return ensureAdminToken(cfg.StateDir)
+	}
+	fi, err := os.Stat(cfg.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin-token-file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", gatehouse.Errorf(gatehouse.EINVALID, "%s is readable by others (mode %v): chmod 600 it", cfg.AdminTokenFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(cfg.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 32 {
+		return "", gatehouse.Errorf(gatehouse.EINVALID, "%s holds no admin token (at least 32 characters)", cfg.AdminTokenFile)
+	}
+	return tok, nil
+}
+
+// ReplicaFile is the replica id's file name in the state directory.
+const ReplicaFile = "replica.id"
+
+// ensureReplicaID returns the replica id kept in dir, making one on first
+// start: the host name and a random suffix, so that two daemons on one
+// host (each with its own state directory) differ, and a restart of one
+// keeps its id and so recovers its own actions.
+func ensureReplicaID(dir string) (string, error) {
+	path := filepath.Join(dir, ReplicaFile)
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if !replicaID.MatchString(id) {
+			return "", gatehouse.Errorf(gatehouse.EINVALID, "%s holds no valid replica id", path)
+		}
+		return id, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	host, _ := os.Hostname()
+	host = strings.Trim(regexp.MustCompile(`[^a-zA-Z0-9._-]+`).ReplaceAllString(host, "-"), "-._")
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	if host == "" {
+		host = "replica"
+	}
+	id := host + "-" + strings.ToLower(gateway.NewToken("")[:8])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 // ensureAdminToken returns the admin token in dir, creating it (0600) on
 // first start.
 func ensureAdminToken(dir string) (string, error) {
@@ -476,6 +593,15 @@ func ensureAdminToken(dir string) (string, error) {
 		return "", err
 	}
 	return tok, nil
+}
+
+// storeName is what the log says the store is: a URL without its
+// password.
+func storeName(s string) string {
+	if postgres.IsURL(s) {
+		return postgres.Redact(s)
+	}
+	return s
 }
 
 func passEnv(names []string) map[string]string {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -149,22 +150,42 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
-	g.hs.mu.RLock()
-	defer g.hs.mu.RUnlock()
 	defer passed()
-	var last gatehouse.Event
-	var err error
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
-	} else {
-		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	}
-	if err != nil {
-		return nil, err
-	}
-	linked, err := g.store.Append(ctx, append(before, last)...)
-	if err != nil {
-		return nil, unavailable(err)
+	var linked []gatehouse.Event
+	for {
+		g.hs.mu.RLock()
+		var last gatehouse.Event
+		var err error
+		halted := false
+		if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+			halted = true
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		} else {
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
+		}
+		if err != nil {
+			g.hs.mu.RUnlock()
+			return nil, err
+		}
+		if halted {
+			linked, err = g.store.Append(ctx, append(before, last)...)
+		} else {
+			linked, err = g.appendStart(ctx, append(before, last)...)
+		}
+		g.hs.mu.RUnlock()
+		if errors.Is(err, gatehouse.ErrFenced) {
+			if err := g.catchUpFor(ctx); err != nil {
+				return nil, unavailable(err)
+			}
+			continue // a halt this replica had not applied: decide again
+		}
+		if err != nil {
+			if !halted && errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+				g.keepEnd(a.ID, "interrupted: the journal's answer to its start was lost")
+			}
+			return nil, unavailable(err)
+		}
+		break
 	}
 	out, err := project(base, linked)
 	if err == nil && out.Status == gatehouse.StatusRunning {
@@ -190,6 +211,18 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out Exter
 		id = g.ext.byUse[p.Name+"\x00"+out.ToolUseID]
 		delete(g.ext.byUse, p.Name+"\x00"+out.ToolUseID)
 		g.ext.mu.Unlock()
+	}
+	if id == "" && out.ToolUseID != "" && g.rep != nil {
+		// Started through another replica: find it in the journal.
+		open, err := g.store.Running(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range open {
+			if a.Agent == p.Name && a.External && a.Status == gatehouse.StatusRunning && a.Client["tool_use_id"] == out.ToolUseID {
+				id = a.ID
+			}
+		}
 	}
 	if id == "" {
 		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no running action for tool_use_id %q", out.ToolUseID)

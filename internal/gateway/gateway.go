@@ -71,6 +71,9 @@ type Gateway struct {
 	ext      external
 	tw       *tripwire.Monitor
 	inflight sync.WaitGroup
+
+	replica string    // this replica's id; "" when the journal is not shared
+	rep     *replicas // nil when the journal is not shared
 }
 
 // Options are the gateway's collaborators beyond the store and executor.
@@ -98,6 +101,12 @@ type Options struct {
 	// Feed receives the events of every successful Append (NewFeed with
 	// the default buffer if nil); see Subscribe.
 	Feed *Feed
+	// Shared is set when the store is shared with other replicas (the same
+	// store, as opened for this replica): see replica.go.
+	Shared Shared
+	// ReplicaGrace is how long a replica's claim must have been free
+	// before the others take over its actions (DefaultReplicaGrace).
+	ReplicaGrace time.Duration
 }
 
 // New returns a gateway over store and exec.
@@ -122,7 +131,7 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	for _, n := range cfg.EnvAllow {
 		allow[n] = true
 	}
-	return &Gateway{
+	g := &Gateway{
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
@@ -131,8 +140,13 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
 		ext:  external{byUse: map[string]string{}},
-		hs:   halts{active: map[string]*gatehouse.Halt{}, timers: map[string]*time.Timer{}},
+		hs:   halts{active: map[string]*gatehouse.Halt{}, known: map[string]bool{}, timers: map[string]*time.Timer{}},
 	}
+	if opts.Shared != nil {
+		g.rep = newReplicas(opts.Shared, opts.ReplicaGrace)
+		g.replica = opts.Shared.Replica()
+	}
+	return g
 }
 
 // HashToken returns the hex SHA-256 of a token: what the journal stores.
@@ -317,10 +331,30 @@ func (g *Gateway) ActionEvents(ctx context.Context, p gatehouse.Principal, id st
 	return out, nil
 }
 
-// Verify checks the journal and its projection (see gatehouse.Verify).
+// snapshotter is a store that can be read as of one moment (a shared
+// store, which other replicas write while it is verified).
+type snapshotter interface {
+	Snapshot(ctx context.Context, fn func(gatehouse.Store) error) error
+}
+
+// Verify checks the journal and its projection (see gatehouse.Verify),
+// in one snapshot where the store offers one.
 func (g *Gateway) Verify(ctx context.Context, p gatehouse.Principal) (*gatehouse.VerifyReport, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
+	}
+	base := g.store
+	if p, ok := base.(publishing); ok {
+		base = p.Store
+	}
+	if s, ok := base.(snapshotter); ok {
+		var rep *gatehouse.VerifyReport
+		err := s.Snapshot(ctx, func(snap gatehouse.Store) error {
+			var err error
+			rep, err = gatehouse.Verify(ctx, snap)
+			return err
+		})
+		return rep, err
 	}
 	return gatehouse.Verify(ctx, g.store)
 }
@@ -346,8 +380,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	g.stopReplica()
+	if g.rep != nil {
+		g.flushOutbox(ctx)
+	}
 	// Pending reviews stay pending in the journal; the next start rearms
-	// their timers.
+	// their timers (or, with replicas, another replica takes them over).
 	g.rv.mu.Lock()
 	for id := range g.rv.waiters {
 		g.unwatch(id)
@@ -359,7 +397,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		delete(g.hs.timers, id)
 	}
 	g.hs.mu.Unlock()
-	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n})
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n, Replica: g.replica})
 	if err != nil {
 		return err
 	}

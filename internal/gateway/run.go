@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
-	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
 // RunRequest is what a client asks to run. Its JSON form is the body of
@@ -247,6 +245,11 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 	}
 	g.rv.mu.Lock()
 	w := g.rv.waiters[id]
+	if w == nil && g.rep != nil && a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
+		// It waits on another replica, which the agent no longer reaches
+		// (or which is gone): wait here.
+		w = g.watch(a)
+	}
 	switch {
 	case a.Status != gatehouse.StatusPending || w == nil:
 		g.rv.mu.Unlock()
@@ -343,50 +346,68 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	}
 	// Under the halts' read lock: a halt issued from here on finds this
 	// action among the running and kills it; one issued before refuses it;
-	// a pause holds it.
-	g.hs.mu.RLock()
+	// a pause holds it. With replicas, one issued elsewhere that this
+	// replica has not applied yet fences the start (appendStart): catch
+	// up and decide again.
+	var linked []gatehouse.Event
 	for {
-		h := g.blockingLocked(a.Agent, a.Session, g.now())
-		if h == nil || h.Mode == gatehouse.ModeHalt {
-			break
-		}
-		g.hs.mu.RUnlock()
-		_, held, err := g.gate(runCtx, a.Agent, a.Session)
-		if held != nil {
-			held()
-		}
-		if err != nil {
-			passed()
-			return nil, err
-		}
 		g.hs.mu.RLock()
-	}
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		g.hs.mu.RUnlock()
-		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
-			gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		for {
+			h := g.blockingLocked(a.Agent, a.Session, g.now())
+			if h == nil || h.Mode == gatehouse.ModeHalt {
+				break
+			}
+			g.hs.mu.RUnlock()
+			_, held, err := g.gate(runCtx, a.Agent, a.Session)
+			if held != nil {
+				held()
+			}
+			if err != nil {
+				passed()
+				return nil, err
+			}
+			g.hs.mu.RLock()
+		}
+		if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+			g.hs.mu.RUnlock()
+			end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
+				gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+			if err != nil {
+				return nil, err
+			}
+			linked, err := g.store.Append(journalCtx, append(before, end)...)
+			passed()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			return project(base, linked)
+		}
+		started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
 		if err != nil {
+			g.hs.mu.RUnlock()
 			return nil, err
 		}
-		linked, err := g.store.Append(journalCtx, append(before, end)...)
-		passed()
+		// Write-ahead: nothing starts unless the journal has it durably.
+		linked, err = g.appendStart(journalCtx, append(before, started)...)
+		if errors.Is(err, gatehouse.ErrFenced) {
+			g.hs.mu.RUnlock()
+			if err := g.catchUpFor(runCtx); err != nil {
+				passed()
+				return nil, unavailable(err)
+			}
+			continue
+		}
 		if err != nil {
+			g.hs.mu.RUnlock()
+			passed()
+			g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
+			if errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+				// The start may be in the journal: make sure it ends.
+				g.keepEnd(a.ID, "interrupted: it never ran (the journal's answer to its start was lost)")
+			}
 			return nil, unavailable(err)
 		}
-		return project(base, linked)
-	}
-	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	if err != nil {
-		g.hs.mu.RUnlock()
-		return nil, err
-	}
-	// Write-ahead: nothing starts unless the journal has it durably.
-	linked, err := g.store.Append(journalCtx, append(before, started)...)
-	if err != nil {
-		g.hs.mu.RUnlock()
-		passed()
-		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
-		return nil, unavailable(err)
+		break
 	}
 	g.mu.Lock()
 	g.runs[a.ID] = runEntry{agent: a.Agent, session: a.Session, cancel: cancel}
@@ -399,7 +420,8 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		g.mu.Unlock()
 	})
 	defer unregister()
-	if a, err = project(base, linked); err != nil {
+	a, err := project(base, linked)
+	if err != nil {
 		return nil, err
 	}
 	if sink.Started != nil {
@@ -513,7 +535,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunReques
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
-		Status: gatehouse.StatusPending,
+		Status: gatehouse.StatusPending, Replica: g.replica,
 	}
 	if a.TimeoutMS == 0 && g.cfg.DefaultTimeout > 0 {
 		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
@@ -539,6 +561,7 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
 		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Credentials: a.Credentials,
 		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
+		Replica: a.Replica,
 	}
 }
 
@@ -634,6 +657,9 @@ func (g *Gateway) finish(ctx context.Context, a *gatehouse.Action, fin gatehouse
 	linked, err := g.store.Append(ctx, end)
 	if err != nil {
 		g.log.Error("journal: recording an action's end failed", "action", a.ID, "err", err)
+		if gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE {
+			g.keep(end) // journaled when the store is back (replicas)
+		}
 		return a, unavailable(err)
 	}
 	if a, err = project(a, linked); err == nil {
@@ -655,12 +681,26 @@ func unavailable(err error) error {
 // new events (old ones are never edited), then journals daemon.started.
 // It returns how many actions it closed.
 func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) (int, error) {
+	if g.rep != nil {
+		// Follow from here: what is appended while the state below is
+		// rebuilt is applied again, which is harmless.
+		head, err := g.rep.sh.Head(ctx)
+		if err != nil {
+			return 0, err
+		}
+		g.rep.applied.Store(head)
+	}
 	open, err := g.store.Running(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var waiting []*gatehouse.Action
 	for _, a := range open {
+		if !g.own(a) {
+			// Another replica's: live, it goes on; dead, it is taken over
+			// once its claim has been free for the grace period.
+			continue
+		}
 		if a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
 			waiting = append(waiting, a) // still waiting for its reviewers: keep it
 			continue
@@ -682,12 +722,16 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 		return 0, err
 	}
 	g.recoverPending(waiting)
+	started.Replica = g.replica
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStarted, "", started)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := g.store.Append(ctx, ev); err != nil {
 		return 0, err
+	}
+	if g.rep != nil {
+		g.startReplica()
 	}
 	return started.Interrupted, nil
 }
@@ -702,15 +746,14 @@ func (g *Gateway) loadLearned(ctx context.Context) error {
 	return g.store.EventsOfType(ctx, types, func(e gatehouse.Event) error {
 		switch e.Type {
 		case gatehouse.EventRuleLearned:
-			var r gatehouse.RuleLearned
-			if err := json.Unmarshal(e.Data, &r); err != nil {
-				return gatehouse.WrapError(gatehouse.EINTERNAL, "gateway.loadLearned", err, "")
+			r, ok := learnedRule(e)
+			if !ok {
+				return gatehouse.Errorf(gatehouse.EINTERNAL, "event %d: malformed rule.learned", e.Seq)
 			}
 			if !r.ExpiresAt.After(now) {
 				return nil
 			}
-			return g.learned.Add(policy.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
-				CreatedBy: r.CreatedBy, FromAction: r.FromAction, CreatedAt: e.Time, ExpiresAt: r.ExpiresAt})
+			return g.learned.Add(r)
 		case gatehouse.EventRuleRemoved:
 			_ = g.learned.Remove(e.Subject) // it may have expired meanwhile
 		}

@@ -118,8 +118,8 @@ func TestSecretsConcurrentWithActions(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for j := range 20 {
-				record(t, s, actionSpec{id: fmt.Sprintf("a-%d-%d", i, j), agent: "ci", command: "true",
-					at: t0.Add(time.Duration(i*100+j) * time.Millisecond), status: gatehouse.StatusSucceeded})
+				record(t, s, actionSpec{ID: fmt.Sprintf("a-%d-%d", i, j), Agent: "ci", Command: "true",
+					At: t0.Add(time.Duration(i*100+j) * time.Millisecond), Status: gatehouse.StatusSucceeded})
 			}
 		})
 	}
