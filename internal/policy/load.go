@@ -324,7 +324,7 @@ var ruleFields = []string{
 	"id", "effect", "reason",
 	"agent", "session", "kind", "system", "command", "class", "max_class", "min_risk", "when",
 	"approvals", "timeout", "on_timeout", "escalate_to",
-	"examples",
+	"undo", "examples",
 }
 
 var reviewOnly = []string{"approvals", "timeout", "on_timeout", "escalate_to"}
@@ -548,6 +548,10 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 		}
 	}
 
+	if f, ok := byName["undo"]; ok {
+		l.undo(f, label, r, effectKnown)
+	}
+
 	// Review settings: only review rules have them.
 	if effectKnown && r.info.Effect != gatehouse.EffectReview {
 		for _, name := range reviewOnly {
@@ -653,4 +657,29 @@ func (l *loader) command(f field, rule string) *commandMatcher {
 		m.values = append(m.values, it.s)
 	}
 	return m
+}
+
+// undo reads a rule's undo templates (a string or a list), checking each
+// placeholder against what the rule can render: the built-ins and the
+// named groups of its command.regex (which take precedence over a
+// built-in of the same name).
+func (l *loader) undo(f field, label string, r *rule, effectKnown bool) {
+	items, _ := l.strs(f, label)
+	if effectKnown && r.info.Effect == gatehouse.EffectDeny {
+		l.addf(f.key, label, "undo: the actions a deny rule decides never run, so there is nothing to undo")
+		return
+	}
+	var groups [][]string
+	if r.cmd != nil && r.cmd.kind == cmdRegex {
+		groups = regexGroups(r.cmd.res)
+	}
+	for _, it := range items {
+		t, err := parseUndo(it.s, groups)
+		if err != nil {
+			l.addf(it.n, label, "undo: %q: %v", it.s, err)
+			continue
+		}
+		r.undo = append(r.undo, t)
+		r.info.Undo = append(r.info.Undo, it.s)
+	}
 }
