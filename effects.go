@@ -1,6 +1,7 @@
 package gatehouse
 
 import (
+	"context"
 	"path"
 	"time"
 )
@@ -105,6 +106,16 @@ type Effects struct {
 	// Error says why the state after the action could not be recorded
 	// (whole or in part); the changes are then incomplete.
 	Error string `json:"error,omitempty"`
+}
+
+// Recording is the record of one action's effects while it runs: begun
+// just before the action starts (the workspaces' state before), ended
+// after it (what changed). internal/snapshot makes them.
+type Recording interface {
+	// End records the state after the action and returns its effects.
+	End(ctx context.Context) *Effects
+	// Abort drops a recording whose action did not start.
+	Abort()
 }
 
 // Complete reports whether e records every change: nothing truncated, no

@@ -54,7 +54,8 @@ const maxExternalInput = 64 << 10
 // so that the harness can report an outcome by it.
 type external struct {
 	mu    sync.Mutex
-	byUse map[string]string // tool_use_id → action id
+	byUse map[string]string    // tool_use_id → action id
+	recs  map[string]Recording // action id → its workspace recording, until Complete
 }
 
 // Request decides an external action, waits for review if its decision
@@ -149,6 +150,7 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	rec, unrecorded := g.recordBefore(ctx, a) // the state before the harness carries it out
 	g.hs.mu.RLock()
 	defer g.hs.mu.RUnlock()
 	defer passed()
@@ -156,17 +158,26 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 	var err error
 	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
 		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+	} else if unrecorded != nil {
+		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *unrecorded)
 	} else {
 		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
 	}
 	if err != nil {
+		abortRecording(rec)
 		return nil, err
 	}
 	linked, err := g.store.Append(ctx, append(before, last)...)
 	if err != nil {
+		abortRecording(rec)
 		return nil, unavailable(err)
 	}
 	out, err := project(base, linked)
+	if err != nil || out.Status != gatehouse.StatusRunning {
+		abortRecording(rec)
+	} else {
+		g.keepRecording(out.ID, rec)
+	}
 	if err == nil && out.Status == gatehouse.StatusRunning {
 		if id := out.Client["tool_use_id"]; id != "" {
 			g.ext.mu.Lock()
@@ -213,6 +224,7 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out Exter
 		d := float64(g.now().Sub(*a.StartedAt).Microseconds()) / 1000
 		fin.DurationMS = &d
 	}
+	fin.Effects = endRecording(context.WithoutCancel(ctx), g.takeRecording(a.ID))
 	return g.finish(context.WithoutCancel(ctx), a, fin)
 }
 

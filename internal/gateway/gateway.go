@@ -59,6 +59,8 @@ type Gateway struct {
 	notifier  notify.Notifier
 	pf        *PolicyFile
 	rv        reviews
+	ws        Workspaces
+	rb        sync.Mutex // one rollback at a time
 
 	mu       sync.Mutex
 	closing  bool
@@ -90,6 +92,9 @@ type Options struct {
 	Tripwires *tripwire.Monitor
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
+	// Workspaces records what actions change in the agents' workspaces;
+	// nil: nothing is recorded, and nothing can be rolled back.
+	Workspaces Workspaces
 }
 
 // New returns a gateway over store and exec.
@@ -117,7 +122,8 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
-		ext:  external{byUse: map[string]string{}},
+		ext:  external{byUse: map[string]string{}, recs: map[string]Recording{}},
+		ws:   opts.Workspaces,
 		hs:   halts{active: map[string]*gatehouse.Halt{}, timers: map[string]*time.Timer{}},
 	}
 }
@@ -193,6 +199,10 @@ func (g *Gateway) AddAgent(ctx context.Context, p gatehouse.Principal, name stri
 // AddIdentity registers an agent or a reviewer (role) and returns it with
 // its token.
 func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role) (*gatehouse.Agent, string, error) {
+	return g.addIdentity(ctx, p, name, role, nil)
+}
+
+func (g *Gateway) addIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role, workspaces []string) (*gatehouse.Agent, string, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, "", err
 	}
@@ -209,7 +219,7 @@ func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name s
 	}
 	token := NewToken(prefix)
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentAdded, name,
-		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name})
+		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name, Workspaces: workspaces})
 	if err != nil {
 		return nil, "", err
 	}

@@ -336,16 +336,20 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	// The workspaces' state before it starts, taken outside the halts'
+	// lock (a walk takes milliseconds) and again after a pause.
+	rec, unrecorded := g.recordBefore(runCtx, a)
 	// Under the halts' read lock: a halt issued from here on finds this
 	// action among the running and kills it; one issued before refuses it;
 	// a pause holds it.
 	g.hs.mu.RLock()
-	for {
+	for unrecorded == nil {
 		h := g.blockingLocked(a.Agent, a.Session, g.now())
 		if h == nil || h.Mode == gatehouse.ModeHalt {
 			break
 		}
 		g.hs.mu.RUnlock()
+		abortRecording(rec)
 		_, held, err := g.gate(runCtx, a.Agent, a.Session)
 		if held != nil {
 			held()
@@ -354,12 +358,18 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 			passed()
 			return nil, err
 		}
+		rec, unrecorded = g.recordBefore(runCtx, a)
 		g.hs.mu.RLock()
 	}
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+	h := g.blockingLocked(a.Agent, a.Session, g.now())
+	if h != nil && h.Mode == gatehouse.ModeHalt || unrecorded != nil {
 		g.hs.mu.RUnlock()
-		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
-			gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		abortRecording(rec)
+		fin := unrecorded
+		if fin == nil {
+			fin = &gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()}
+		}
+		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *fin)
 		if err != nil {
 			return nil, err
 		}
@@ -373,12 +383,14 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
 	if err != nil {
 		g.hs.mu.RUnlock()
+		abortRecording(rec)
 		return nil, err
 	}
 	// Write-ahead: nothing starts unless the journal has it durably.
 	linked, err := g.store.Append(journalCtx, append(before, started)...)
 	if err != nil {
 		g.hs.mu.RUnlock()
+		abortRecording(rec)
 		passed()
 		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
 		return nil, unavailable(err)
@@ -403,6 +415,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	res := g.exec.Run(runCtx, prep)
 	fin := finished(res, context.Cause(runCtx))
 	unregister() // it has ended: a halt from here on must not name it as killed
+	fin.Effects = endRecording(journalCtx, rec)
 	return g.finish(journalCtx, a, fin)
 }
 
@@ -439,6 +452,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		return nil, nil, err
 	}
 	a.Decision, a.Analysis = v.Decision, v.Analysis
+	a.Undo, a.Irreversible = v.Undo, a.Analysis.Irreversible()
 	g.observe(ctx, a)
 	h, second, err := g.gate(runCtx, a.Agent, a.Session)
 	if err != nil {
@@ -455,7 +469,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		passed()
 		return nil, nil, err
 	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis, Undo: a.Undo, Irreversible: a.Irreversible})
 	if err != nil {
 		passed()
 		return nil, nil, err
@@ -670,6 +684,12 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 		return 0, err
 	}
 	if err := g.seedSystems(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.loadWorkspaces(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.closeRollbacks(ctx); err != nil {
 		return 0, err
 	}
 	g.recoverPending(waiting)

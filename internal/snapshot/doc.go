@@ -27,11 +27,11 @@
 // Which actions are recorded: with `snapshot: always`, every action of the
 // workspace's agents; otherwise those whose analysis says they may write
 // (class write or worse, or not analysed) and whose working directory, or
-// one of whose targets, is inside the workspace. So a command run from
-// outside that writes in by a path the analysis cannot see (a script, a
-// computed path) is not recorded; its changes show as made outside any
-// action at the next walk. `always` closes that gap at the price of two
-// walks per action.
+// one of whose targets or arguments (taken as paths), is inside the
+// workspace. So a command run from outside that writes in by a path the
+// analysis cannot see (a script, a computed path) is not recorded; its
+// changes show as made outside any action at the next walk. `always`
+// closes that gap at the price of two walks per action.
 //
 // What is recorded: regular files, directories and symlinks under the
 // workspace's directory, except what its exclude patterns and the

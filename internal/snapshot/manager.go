@@ -306,7 +306,9 @@ func (m *Manager) space(dir string) *space {
 // mayWrite reports whether a may write in sp by its analysis: every
 // action when the workspace says always; else any action whose class is
 // write or worse (or that was not analysed) and whose working directory,
-// or one of whose targets, is inside the workspace.
+// or one of whose targets or arguments taken as a path, is inside the
+// workspace. (The analysis names targets for some commands only — rm's,
+// a redirection's — so arguments count too: touch /ws/x.)
 func (sp *space) mayWrite(a *gatehouse.Action) bool {
 	if sp.cfg.Always {
 		return true
@@ -324,6 +326,7 @@ func (sp *space) mayWrite(a *gatehouse.Action) bool {
 	targets := slices.Clone(an.Targets)
 	for _, c := range an.Commands {
 		targets = append(targets, c.Targets...)
+		targets = append(targets, c.Args...)
 	}
 	for _, t := range targets {
 		switch {

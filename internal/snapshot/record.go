@@ -36,7 +36,7 @@ type pathChange struct {
 // back). It returns nil if a may write in none of its agent's workspaces.
 // An error (a workspace that cannot be read, one over max_files) means the
 // state could not be recorded: the gateway refuses the action.
-func (m *Manager) Begin(ctx context.Context, a *gatehouse.Action) (*Recording, error) {
+func (m *Manager) Begin(ctx context.Context, a *gatehouse.Action) (gatehouse.Recording, error) {
 	var spaces []*space
 	for _, sp := range m.spacesOf(a.Agent) {
 		if sp.mayWrite(a) {
