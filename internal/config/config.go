@@ -33,6 +33,8 @@ type File struct {
 	// Path is where the file was read from ("" for none); not a field of
 	// the file.
 	Path string `yaml:"-"`
+
+	Workspaces Workspaces `yaml:"workspaces"` // workspaces.go
 }
 
 // Default returns the configuration in force when there is no file.
@@ -103,7 +105,7 @@ func strictDecode(n *yaml.Node, v any) error {
 // Each section adds its call here.
 func (f *File) validate(root *yaml.Node) error {
 	var errs problems
-	_ = root
+	errs = append(errs, f.Workspaces.Validate(f.Path, field(root, "workspaces"))...)
 	return errs.err()
 }
 
