@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/cas"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
@@ -30,6 +31,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
@@ -63,6 +65,40 @@ func loadConfig(cfg *Config) (*config.File, error) {
 
 // PolicyFile is the policy's file name in the state directory.
 const PolicyFile = "policy.yaml"
+
+// The workspace records' places in the state directory: the content store
+// and the workspaces' indexes.
+const (
+	CASDir       = "cas"
+	SnapshotsDir = "snapshots"
+)
+
+var _ gateway.Workspaces = (*snapshot.Manager)(nil)
+
+// openWorkspaces opens the content store and the workspace recorder over
+// the configuration's workspaces. The state directory is never recorded.
+func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot.Manager, error) {
+	state, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ws := conf.Workspaces
+	store, err := cas.Open(filepath.Join(state, CASDir), cas.Options{Budget: ws.StoreBudget(), MaxFileSize: ws.StoreMaxFileSize()})
+	if err != nil {
+		return nil, err
+	}
+	var dirs []snapshot.Workspace
+	for _, d := range ws.Dirs {
+		dirs = append(dirs, snapshot.Workspace{Dir: filepath.Clean(d.Path), Agents: d.Agents,
+			Always: d.Snapshot == config.SnapshotAlways, Exclude: d.Exclude, MaxFiles: d.MaxFiles})
+	}
+	m, err := snapshot.Open(snapshot.Options{CAS: store, IndexDir: filepath.Join(state, SnapshotsDir),
+		Workspaces: dirs, Protected: []string{state}, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("config: workspaces: %w", err)
+	}
+	return m, nil
+}
 
 func notifiers(cfg *Config, log *slog.Logger) notify.Notifier {
 	var m notify.Multi
@@ -226,6 +262,7 @@ type Daemon struct {
 	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
 	store  *sqlite.Store
+	snap   *snapshot.Manager
 	gw     *gateway.Gateway
 	api    *httpapi.Server
 	srv    *http.Server
@@ -272,6 +309,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
+	if d.snap, err = openWorkspaces(&d.cfg, d.conf, log); err != nil {
+		return nil, err
+	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap, Logger: log})
 	log.Info("process containment", "mode", exec.Containment())
 	learned := policy.NewLearned()
@@ -282,8 +322,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
-		Policy:    &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
-		Tripwires: tripwire.NewMonitor(pol.Tripwires()),
+		Policy:     &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Tripwires:  tripwire.NewMonitor(pol.Tripwires()),
+		Workspaces: d.snap,
 	})
 
 	host, _ := os.Hostname()
@@ -367,8 +408,14 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 
 func (d *Daemon) release() error {
 	var err error
+	if d.snap != nil {
+		// After the gateway's shutdown: no action is recorded any more.
+		// Saves the workspaces' indexes for the next start.
+		err = d.snap.Close()
+		d.snap = nil
+	}
 	if d.store != nil {
-		err = d.store.Close()
+		err = errors.Join(err, d.store.Close())
 		d.store = nil
 	}
 	if d.lock != nil {
