@@ -40,7 +40,7 @@ type command struct {
 }
 
 // commands in the order `gatehouse help` lists them.
-var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, logCmd, showCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, versionCmd, helpCmd}
+var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, logCmd, showCmd, diffCmd, rollbackCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, versionCmd, helpCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {
