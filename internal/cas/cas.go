@@ -190,15 +190,26 @@ func (s *Store) Put(data []byte, durable bool) (sum string, stored bool, err err
 	return sum, true, nil
 }
 
+// writers are DEFLATE compressors for reuse: a new one costs about a
+// megabyte of allocation.
+var writers = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(io.Discard, flate.BestSpeed)
+	return w
+}}
+
 // encode compresses data when that saves at least an eighth of it.
 func encode(data []byte) []byte {
 	if len(data) >= 64 {
 		var b bytes.Buffer
 		b.Grow(len(data)/2 + 16)
 		b.WriteByte(formatDeflate)
-		w, _ := flate.NewWriter(&b, flate.BestSpeed)
+		w := writers.Get().(*flate.Writer)
+		w.Reset(&b)
 		_, _ = w.Write(data)
-		if w.Close() == nil && b.Len()-1 <= len(data)-len(data)/8 {
+		err := w.Close()
+		w.Reset(io.Discard)
+		writers.Put(w)
+		if err == nil && b.Len()-1 <= len(data)-len(data)/8 {
 			return b.Bytes()
 		}
 	}

@@ -33,15 +33,15 @@ type entry struct {
 }
 
 // sameStat reports whether a stat taken now matches what e recorded, so
-// that e's hash still stands. Directories compare by type and mode only:
-// their times change whenever an entry is added or removed, which the
-// walk sees in their contents.
+// that e's hash still stands. Directories compare by type, mode and inode
+// only: their times change whenever an entry is added or removed, which
+// the walk sees in their contents.
 func (e *entry) sameStat(n *entry) bool {
 	if e.typ != n.typ || e.mode != n.mode {
 		return false
 	}
 	if e.typ == gatehouse.FileDir {
-		return true
+		return e.ino == n.ino
 	}
 	return !e.racy && e.size == n.size && e.mtime == n.mtime && e.ctime == n.ctime && e.ino == n.ino
 }

@@ -47,6 +47,11 @@ type Workspace struct {
 	Exclude []string
 	// MaxFiles bounds the entries walked (0: DefaultMaxFiles).
 	MaxFiles int
+	// NoWatch makes every snapshot a full walk instead of following
+	// inotify events between full walks (see watch.go): for file systems
+	// whose changes inotify does not see, such as network file systems
+	// changed from elsewhere.
+	NoWatch bool
 }
 
 // Options configure a Manager.
@@ -92,9 +97,12 @@ type space struct {
 	real string // Dir with symlinks resolved, when it exists
 
 	mu     sync.Mutex
-	x      *index // nil until loaded or walked
-	tried  bool   // the persisted index was looked for
+	x      *index   // nil until loaded or walked
+	tried  bool     // the persisted index was looked for
+	watch  *watcher // nil: every scan is a full walk
 	active map[*Recording]bool
+	// fullWalks counts the full walks made while watching (tests).
+	fullWalks int
 }
 
 // Open returns a manager over the configured workspaces, which must be
@@ -153,6 +161,8 @@ func (m *Manager) Close() error {
 				errs = append(errs, fmt.Errorf("saving the index of %s: %w", sp.cfg.Dir, err))
 			}
 		}
+		sp.watch.close()
+		sp.watch = nil
 		sp.mu.Unlock()
 	}
 	return errors.Join(errs...)
@@ -170,6 +180,14 @@ func (m *Manager) addSpace(w Workspace) *space {
 	sp = &space{m: m, cfg: w, real: w.Dir, active: map[*Recording]bool{}}
 	if r, err := filepath.EvalSymlinks(w.Dir); err == nil {
 		sp.real = r
+	}
+	if !w.NoWatch {
+		wt, err := newWatcher()
+		if err != nil {
+			m.log.Warn("inotify unavailable; every snapshot walks the workspace whole", "workspace", w.Dir, "err", err)
+		} else {
+			sp.watch = wt
+		}
 	}
 	m.spaces[w.Dir] = sp
 	m.mu.Unlock()
@@ -375,7 +393,7 @@ func (sp *space) excluded(rel, name string) bool {
 // is dropped, and the active recordings are marked incomplete. Called
 // with sp.mu held.
 func (sp *space) refresh(ctx context.Context) error {
-	fresh := false
+	fresh, loaded := false, false
 	if sp.x == nil && !sp.tried {
 		sp.tried = true
 		x, err := loadIndex(sp.indexFile(), sp.cfg.Dir)
@@ -384,13 +402,14 @@ func (sp *space) refresh(ctx context.Context) error {
 		}
 		if x != nil {
 			sp.forgetMissing(x)
+			loaded = true
 		}
 		sp.x = x
 	}
 	if sp.x == nil {
 		sp.x, fresh = newIndex(), true
 	}
-	deltas, err := sp.walk(ctx, sp.x)
+	deltas, err := sp.scan(ctx, sp.x, fresh || loaded)
 	if err != nil {
 		sp.x = nil
 		for r := range sp.active {

@@ -53,17 +53,12 @@ type walker struct {
 	limit int
 }
 
-// walk brings x up to date with the workspace on disk and returns what
-// changed. Every changed regular file is hashed and its content put in
-// the store, durably before walk returns. On error x may be partly
-// updated: the caller drops it.
+// walk brings x up to date with the workspace on disk, reading every
+// directory, and returns what changed. Every changed regular file is
+// hashed and its content put in the store, durably before walk returns.
+// On error x may be partly updated: the caller drops it.
 func (sp *space) walk(ctx context.Context, x *index) ([]delta, error) {
-	x.gen++
-	w := &walker{sp: sp, x: x, gen: x.gen, now: sp.m.now(), sem: make(chan struct{}, walkers),
-		ctx: ctx, limit: sp.cfg.MaxFiles}
-	if w.limit <= 0 {
-		w.limit = DefaultMaxFiles
-	}
+	w := sp.newWalker(ctx, x)
 	root, err := os.Lstat(sp.real)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -75,18 +70,39 @@ func (sp *space) walk(ctx context.Context, x *index) ([]delta, error) {
 		return nil, fmt.Errorf("%s is not a directory", sp.real)
 	default:
 		w.dir("")
-		w.wg.Wait()
 	}
+	return w.finish()
+}
+
+func (sp *space) newWalker(ctx context.Context, x *index) *walker {
+	x.gen++
+	w := &walker{sp: sp, x: x, gen: x.gen, now: sp.m.now(), sem: make(chan struct{}, walkers),
+		ctx: ctx, limit: sp.cfg.MaxFiles}
+	if w.limit <= 0 {
+		w.limit = DefaultMaxFiles
+	}
+	return w
+}
+
+// finish waits for the walk's directories, drops the directories that
+// went, and makes the new content durable.
+func (w *walker) finish() ([]delta, error) {
+	w.wg.Wait()
 	if w.err != nil {
 		return nil, w.err
 	}
-	for _, g := range w.gone {
-		w.removeTree(g)
-	}
-	if err := sp.m.cas.Sync(); err != nil {
+	w.removeGone()
+	if err := w.sp.m.cas.Sync(); err != nil {
 		return nil, err
 	}
 	return w.out, nil
+}
+
+func (w *walker) removeGone() {
+	for _, g := range w.gone {
+		w.removeTree(g)
+	}
+	w.gone = nil
 }
 
 func (w *walker) fail(err error) {
@@ -135,6 +151,9 @@ func (w *walker) readDir(rel string) error {
 	if rel != "" {
 		full += "/" + rel
 	}
+	if wt := w.sp.watch; wt != nil {
+		wt.add(full, rel) // before the listing: a change after it is an event
+	}
 	fd, err := unix.Open(full, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
@@ -166,97 +185,138 @@ func (w *walker) readDir(rel string) error {
 	}
 	w.mu.Unlock()
 
-	var out []delta
-	var subdirs, gone []string
+	var acc found
 	known := 0
 	for _, name := range names {
-		p := name
-		if rel != "" {
-			p = rel + "/" + name
-		}
-		if w.sp.excluded(p, name) {
-			continue
-		}
-		st, err := lstatAt(fd, name)
-		if errors.Is(err, unix.ENOENT) {
-			continue // gone since the listing: as if it were never there
-		}
+		present, err := w.visit(fd, full, d, rel, name, false, &acc)
 		if err != nil {
-			return fmt.Errorf("stat %s/%s: %w", full, name, err)
+			return err
 		}
-		old := d.ents[name]
-		if old != nil {
+		if present && d.ents[name] != nil {
 			known++
 		}
-		if st.typ == "" { // a FIFO, socket or device: not recorded
-			if old != nil {
-				known-- // counted, but it goes as if deleted
-			}
-			continue
-		}
-		if st.typ == gatehouse.FileDir {
-			subdirs = append(subdirs, p)
-		}
-		if old != nil && old.sameStat(&st) {
-			old.gen = w.gen
-			continue
-		}
-		n := st
-		switch st.typ {
-		case gatehouse.FileRegular:
-			if err := w.hash(fd, name, &n); err != nil {
-				return err
-			}
-		case gatehouse.FileSymlink:
-			t, err := readlinkAt(fd, name)
-			if errors.Is(err, unix.ENOENT) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("readlink %s/%s: %w", full, name, err)
-			}
-			n.target = t
-		}
-		n.gen = w.gen
-		if old != nil && old.typ == gatehouse.FileDir && n.typ != gatehouse.FileDir {
-			gone = append(gone, p)
-		}
-		if !sameState(old, &n) {
-			var before *entry
-			if old != nil {
-				c := *old
-				before = &c
-			}
-			after := n
-			out = append(out, delta{path: p, old: before, new: &after})
-		}
-		d.ents[name] = &n
 	}
 	if known < len(d.ents) {
 		for name, e := range d.ents {
 			if e.gen == w.gen {
 				continue
 			}
-			p := name
-			if rel != "" {
-				p = rel + "/" + name
-			}
-			c := *e
-			out = append(out, delta{path: p, old: &c})
-			if e.typ == gatehouse.FileDir {
-				gone = append(gone, p)
-			}
-			delete(d.ents, name)
+			acc.remove(d, rel, name)
 		}
 	}
+	w.collect(&acc)
+	return nil
+}
+
+// found is what visiting entries found: changes, directories that went,
+// and directories to walk.
+type found struct {
+	out     []delta
+	gone    []string
+	subdirs []string
+}
+
+// remove reports the entry name of d (at rel) as gone.
+func (f *found) remove(d *dirIndex, rel, name string) {
+	e := d.ents[name]
+	p := join(rel, name)
+	c := *e
+	f.out = append(f.out, delta{path: p, old: &c})
+	if e.typ == gatehouse.FileDir {
+		f.gone = append(f.gone, p)
+	}
+	delete(d.ents, name)
+}
+
+func join(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
+}
+
+// collect hands what a directory's visits found to the walk, and walks
+// the subdirectories.
+func (w *walker) collect(f *found) {
 	w.mu.Lock()
-	w.out = append(w.out, out...)
-	w.gone = append(w.gone, gone...)
+	w.out = append(w.out, f.out...)
+	w.gone = append(w.gone, f.gone...)
 	w.mu.Unlock()
-	for _, s := range subdirs {
+	for _, s := range f.subdirs {
 		w.dir(s)
 	}
-	return nil
+}
+
+// visit stats the entry name of the directory fd (at rel, indexed as d),
+// hashes it if its stat changed, and records it in d. present says it
+// exists and is recorded. A directory is queued to be walked (all of them
+// in a full walk; in an incremental one only a new one, or one that was
+// not a directory). An entry that is gone — or excluded, or a kind not
+// recorded — is reported as gone when missing is set (an incremental
+// walk); a full walk finds those by what its listing lacks.
+func (w *walker) visit(fd int, full string, d *dirIndex, rel, name string, missing bool, acc *found) (present bool, err error) {
+	p := join(rel, name)
+	old := d.ents[name]
+	gone := func() (bool, error) {
+		if missing && old != nil {
+			acc.remove(d, rel, name)
+		}
+		return false, nil
+	}
+	if w.sp.excluded(p, name) {
+		return gone()
+	}
+	st, err := lstatAt(fd, name)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return gone()
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat %s/%s: %w", full, name, err)
+	}
+	if st.typ == "" { // a FIFO, socket or device: not recorded
+		return gone()
+	}
+	if st.typ == gatehouse.FileDir && (!missing || old == nil || old.typ != gatehouse.FileDir || old.ino != st.ino) {
+		acc.subdirs = append(acc.subdirs, p)
+	}
+	if missing && old != nil && old.typ == gatehouse.FileDir && st.typ == gatehouse.FileDir && old.ino != st.ino {
+		acc.gone = append(acc.gone, p) // another directory now: what was in the old one went
+	}
+	if old != nil && old.sameStat(&st) {
+		old.gen = w.gen
+		return true, nil
+	}
+	n := st
+	switch st.typ {
+	case gatehouse.FileRegular:
+		if err := w.hash(fd, name, &n); err != nil {
+			return false, err
+		}
+	case gatehouse.FileSymlink:
+		t, err := readlinkAt(fd, name)
+		if errors.Is(err, unix.ENOENT) {
+			return gone()
+		}
+		if err != nil {
+			return false, fmt.Errorf("readlink %s/%s: %w", full, name, err)
+		}
+		n.target = t
+	}
+	n.gen = w.gen
+	if old != nil && old.typ == gatehouse.FileDir && n.typ != gatehouse.FileDir {
+		acc.gone = append(acc.gone, p)
+	}
+	if !sameState(old, &n) {
+		var before *entry
+		if old != nil {
+			c := *old
+			before = &c
+		}
+		after := n
+		acc.out = append(acc.out, delta{path: p, old: before, new: &after})
+	}
+	d.ents[name] = &n
+	return true, nil
 }
 
 // removeTree drops the index's directories at and under rel (a directory
