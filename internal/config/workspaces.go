@@ -45,6 +45,11 @@ type WorkspaceDir struct {
 	// MaxFiles bounds the entries walked (default 200000); a workspace
 	// with more refuses its actions rather than slow each down.
 	MaxFiles int `yaml:"max_files"`
+	// Watch follows inotify events between full walks (the default);
+	// false walks the whole workspace at every snapshot, for file systems
+	// whose changes inotify does not see (a network file system written
+	// from elsewhere).
+	Watch *bool `yaml:"watch"`
 }
 
 // Snapshot modes.

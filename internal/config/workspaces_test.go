@@ -19,6 +19,7 @@ workspaces:
       snapshot: always
       exclude: [node_modules, .git, "*.o", build/cache]
       max_files: 50000
+      watch: false
     - path: /srv/other/
       agents: ["*"]
 `
@@ -26,9 +27,10 @@ workspaces:
 	if err != nil {
 		t.Fatal(err)
 	}
+	no := false
 	want := []config.WorkspaceDir{
 		{Path: "/home/me/project", Agents: []string{"claude", "ci-*"}, Snapshot: "always",
-			Exclude: []string{"node_modules", ".git", "*.o", "build/cache"}, MaxFiles: 50000},
+			Exclude: []string{"node_modules", ".git", "*.o", "build/cache"}, MaxFiles: 50000, Watch: &no},
 		{Path: "/srv/other/", Agents: []string{"*"}},
 	}
 	if !reflect.DeepEqual(f.Workspaces.Dirs, want) {

@@ -90,7 +90,8 @@ func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot
 	var dirs []snapshot.Workspace
 	for _, d := range ws.Dirs {
 		dirs = append(dirs, snapshot.Workspace{Dir: filepath.Clean(d.Path), Agents: d.Agents,
-			Always: d.Snapshot == config.SnapshotAlways, Exclude: d.Exclude, MaxFiles: d.MaxFiles})
+			Always: d.Snapshot == config.SnapshotAlways, Exclude: d.Exclude, MaxFiles: d.MaxFiles,
+			NoWatch: d.Watch != nil && !*d.Watch})
 	}
 	m, err := snapshot.Open(snapshot.Options{CAS: store, IndexDir: filepath.Join(state, SnapshotsDir),
 		Workspaces: dirs, Protected: []string{state}, Logger: log})
