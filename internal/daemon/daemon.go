@@ -76,7 +76,8 @@ const (
 var _ gateway.Workspaces = (*snapshot.Manager)(nil)
 
 // openWorkspaces opens the content store and the workspace recorder over
-// the configuration's workspaces. The state directory is never recorded.
+// the configuration's workspaces. The state directory and the journal's
+// files are never recorded.
 func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot.Manager, error) {
 	state, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
@@ -93,8 +94,14 @@ func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot
 			Always: d.Snapshot == config.SnapshotAlways, Exclude: d.Exclude, MaxFiles: d.MaxFiles,
 			NoWatch: d.Watch != nil && !*d.Watch})
 	}
+	// The journal may live outside the state directory (--store): its
+	// files must never be recorded, let alone restored.
+	protected := []string{state}
+	if db, err := filepath.Abs(cfg.Store); err == nil {
+		protected = append(protected, db, db+"-wal", db+"-shm", db+"-journal")
+	}
 	m, err := snapshot.Open(snapshot.Options{CAS: store, IndexDir: filepath.Join(state, SnapshotsDir),
-		Workspaces: dirs, Protected: []string{state}, Logger: log})
+		Workspaces: dirs, Protected: protected, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("config: workspaces: %w", err)
 	}

@@ -247,7 +247,7 @@ func TestExclude(t *testing.T) {
 		f := newFixture(t)
 		f.open(func(o *snapshot.Options, w *snapshot.Workspace) {
 			w.Exclude = []string{".git", "*.o", "build/cache"}
-			o.Protected = []string{filepath.Join(f.ws, "state")}
+			o.Protected = []string{filepath.Join(f.ws, "state"), filepath.Join(f.ws, "src", "journal.db")}
 		})
 		fx := f.record("A", func() {
 			f.write(".git/HEAD", "ref", 0o644)
@@ -256,6 +256,7 @@ func TestExclude(t *testing.T) {
 			f.write("build/cache/c", "c", 0o644)
 			f.write("build/out", "o", 0o644)
 			f.write("state/gatehouse.db", "journal", 0o600)
+			f.write("src/journal.db", "journal", 0o600)
 			f.write("src/a.c", "int x;", 0o644)
 		})
 		got := summary(fx)
