@@ -38,6 +38,7 @@ type watcher struct {
 	mu       sync.Mutex
 	byWD     map[int32]string // watch → directory (relative)
 	broken   bool             // a watch could not be added: full walks only
+	warned   bool             // that was logged
 	ready    bool             // a full walk has set the watches up
 	lastFull time.Time
 	buf      []byte
@@ -196,9 +197,10 @@ func (sp *space) scan(ctx context.Context, x *index, full bool) ([]delta, error)
 	}
 	wt.mu.Lock()
 	wt.ready, wt.lastFull = !wt.broken, now
-	broken := wt.broken
+	warn := wt.broken && !wt.warned
+	wt.warned = wt.warned || warn
 	wt.mu.Unlock()
-	if broken {
+	if warn {
 		sp.m.log.Warn("inotify watches unavailable (fs.inotify.max_user_watches?); every snapshot of this workspace walks it whole", "workspace", sp.cfg.Dir)
 	}
 	return deltas, nil
