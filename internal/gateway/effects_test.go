@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -32,7 +33,7 @@ type wsFixture struct {
 	m  *snapshot.Manager
 }
 
-func newWSFixture(t *testing.T, maxFiles int) *wsFixture {
+func newWSFixture(t testing.TB, maxFiles int) *wsFixture {
 	t.Helper()
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "ws")
@@ -278,4 +279,64 @@ func TestRecoverClosesAnInterruptedRollback(t *testing.T) {
 	if len(fin) != 1 || fin[0].Status != gatehouse.RollbackInterrupted {
 		t.Errorf("finished = %+v", fin)
 	}
+}
+
+// BenchmarkRunInWorkspace is recording on the whole gateway path:
+// gateway.Run of sh -c 'echo N > f' (policy, journal, exec) in the agent's
+// workspace of 10,000 files, next to the same command in a directory that
+// is no workspace, alternately. The added median is what the snapshots
+// and effects cost an action.
+//
+//	go test -run XXX -bench RunInWorkspace -benchtime 300x ./internal/gateway
+func BenchmarkRunInWorkspace(b *testing.B) {
+	f := newWSFixture(b, 0)
+	ctx := context.Background()
+	for d := 0; d < 100; d++ {
+		dir := filepath.Join(f.ws, fmt.Sprintf("pkg%02d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.go", i)), []byte(strings.Repeat("// a line\n", 20+i)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	other := filepath.Join(f.dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	sink := gateway.Sink{Stdout: io.Discard, Stderr: io.Discard}
+	run := func(cwd string, i int) *gatehouse.Action {
+		a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: fmt.Sprintf("echo %d > pkg%02d/f%03d.go", i, i%100, i%97), Cwd: cwd}, sink)
+		if err != nil || a.Status != gatehouse.StatusSucceeded {
+			b.Fatalf("run: %+v, %v", a, err)
+		}
+		return a
+	}
+	for d := 0; d < 100; d++ {
+		os.MkdirAll(filepath.Join(other, fmt.Sprintf("pkg%02d", d)), 0o755)
+	}
+	run(f.ws, 0) // waits for the workspace's first walk
+	time.Sleep(2100 * time.Millisecond)
+	var plain, recorded []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if a := run(other, i+1); a.Effects != nil {
+			b.Fatal("recorded outside the workspace")
+		}
+		t1 := time.Now()
+		if a := run(f.ws, i+1); a.Effects == nil || len(a.Effects.Changes) != 1 {
+			b.Fatalf("effects: %+v", a.Effects)
+		}
+		t2 := time.Now()
+		plain = append(plain, t1.Sub(t0))
+		recorded = append(recorded, t2.Sub(t1))
+	}
+	p, r := msMedian(plain), msMedian(recorded)
+	b.ReportMetric(p, "plain-median-ms")
+	b.ReportMetric(r, "workspace-median-ms")
+	b.ReportMetric(r-p, "added-median-ms")
+	b.ReportMetric(0, "ns/op")
 }
