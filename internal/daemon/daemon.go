@@ -102,10 +102,10 @@ func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot
 	}
 	m, err := snapshot.Open(snapshot.Options{CAS: store, IndexDir: filepath.Join(state, SnapshotsDir),
 		Workspaces: dirs, Protected: protected, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("config: workspaces: %w", err)
+	if gatehouse.ErrorCode(err) == gatehouse.EINVALID {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: %s", gatehouse.ErrorMessage(err))
 	}
-	return m, nil
+	return m, err
 }
 
 func notifiers(cfg *Config, log *slog.Logger) notify.Notifier {

@@ -43,6 +43,9 @@ func TestSnapshotsFollowEvents(t *testing.T) {
 	}
 	record("warm", func() {})
 	sp := m.space(ws)
+	if sp.watch == nil {
+		t.Skip("inotify is not available here: every snapshot is a full walk")
+	}
 	sp.mu.Lock()
 	before := sp.fullWalks
 	sp.mu.Unlock()
