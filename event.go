@@ -26,6 +26,8 @@ const (
 	EventSession         EventType = "session.event"    // data: SessionEvent
 	EventHaltIssued      EventType = "halt.issued"      // data: HaltIssued
 	EventHaltLifted      EventType = "halt.lifted"      // data: HaltLifted
+	EventSecretSet       EventType = "secret.set"       // data: SecretSet
+	EventSecretRemoved   EventType = "secret.removed"   // data: SecretRemoved
 	// A rollback: started (write-ahead, with its plan) before any file is
 	// touched, finished once done; its subject is the rollback's id. Each
 	// action whose file changes it restored gets action.rolled_back.
@@ -98,6 +100,8 @@ type ActionRequested struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	// Credentials granted to it (see Action): names only.
+	Credentials []CredentialRef `json:"credentials,omitempty"`
 	// For external actions (see Action).
 	External bool              `json:"external,omitempty"`
 	Tool     string            `json:"tool,omitempty"`
@@ -231,6 +235,9 @@ type SessionEvent struct {
 	Prompt string            `json:"prompt,omitempty"`
 	Cwd    string            `json:"cwd,omitempty"`
 	Client map[string]string `json:"client,omitempty"`
+	// Reach is what the harness's scan found its process can reach
+	// (SessionStart of `gatehouse hook claude`): names and paths only.
+	Reach *CredentialReach `json:"reach,omitempty"`
 }
 
 // RollbackSelector is what a rollback was asked to undo: one action, a

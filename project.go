@@ -37,7 +37,7 @@ func (a *Action) Apply(e Event) error {
 			ID: e.Subject, Time: e.Time, Agent: p.Agent, Session: p.Session, Model: p.Model,
 			Kind: p.Kind, Argv: p.Argv, Command: p.Command, Shell: p.Shell, Cwd: p.Cwd,
 			System: p.System, Intent: p.Intent, EnvNames: p.EnvNames, TimeoutMS: p.TimeoutMS,
-			TraceID: p.TraceID, Status: StatusPending,
+			TraceID: p.TraceID, Credentials: p.Credentials, Status: StatusPending,
 			External: p.External, Tool: p.Tool, Input: p.Input, Client: p.Client,
 		}
 	case EventActionDecided:

@@ -21,9 +21,12 @@ type Store interface {
 	// Action returns the action with the given id, or ENOTFOUND.
 	Action(ctx context.Context, id string) (*Action, error)
 
-	// Actions returns the actions that match f, oldest first: the newest
-	// f.Limit of them (DefaultLimit if 0). EINVALID if f.Limit is out of
-	// range.
+	// Actions returns the actions that match f, listed oldest first in
+	// the (Time, ID) order: f.Limit of them (DefaultLimit if 0), the
+	// newest that match or, with f.Oldest, the oldest. ActionFilter
+	// documents each condition and ActionFilter.Match is the reference;
+	// internal/storetest checks a store against it. EINVALID if
+	// f.Validate fails.
 	Actions(ctx context.Context, f ActionFilter) ([]*Action, error)
 
 	// Running returns every action whose status is pending or running.

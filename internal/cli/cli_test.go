@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
 
@@ -33,7 +34,38 @@ var update = flag.Bool("u", false, "update testscript golden output")
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"gatehouse": func() { os.Exit(cli.Main(context.Background(), cli.OSEnv(), os.Args[1:])) },
+		"mcpecho":   mcpEcho,
 	})
+}
+
+// mcpecho NAME LOG: a stdio MCP server with one tool, echo, which answers
+// "NAME: TEXT" and appends "echo TEXT" to the file LOG, so that a script
+// sees what reached it: an upstream for the daemon to start.
+func mcpEcho() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: mcpecho NAME LOG")
+		os.Exit(2)
+	}
+	name, logPath := os.Args[1], os.Args[2]
+	type in struct {
+		Text string `json:"text"`
+	}
+	s := sdk.NewServer(&sdk.Implementation{Name: "mcpecho-" + name, Version: "1"}, nil)
+	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "echo"}, func(_ context.Context, _ *sdk.CallToolRequest, in in) (*sdk.CallToolResult, any, error) {
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintln(f, "echo "+in.Text)
+		f.Close()
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: name + ": " + in.Text}}}, nil, nil
+	})
+	fmt.Fprintln(os.Stderr, "mcpecho "+name+" serving")
+	if err := s.Run(context.Background(), &sdk.StdioTransport{}); err != nil {
+		fmt.Fprintln(os.Stderr, "mcpecho:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // TestScripts runs testdata/script/*.txtar: the real CLI against a real

@@ -19,10 +19,11 @@ var serveCmd = &command{
 
 Starts the daemon: the HTTP API, the journal (SQLite in the state directory)
 and the executor. The first start creates the state directory (mode 0700),
-the database, the admin token (admin.token, mode 0600) and the default
-policy (policy.yaml). Actions that a previous daemon left running are
-closed as interrupted; actions waiting for approval stay pending. SIGINT or
-SIGTERM stop it cleanly: running actions are interrupted and recorded.
+the database, the admin token (admin.token, mode 0600), the key that seals
+secrets (secrets.key, mode 0600) and the default policy (policy.yaml).
+Actions that a previous daemon left running are closed as interrupted;
+actions waiting for approval stay pending. SIGINT or SIGTERM stop it
+cleanly: running actions are interrupted and recorded.
 SIGHUP reloads the policy.
 
 Flags:
@@ -36,6 +37,9 @@ Flags:
   --config FILE           configuration file: MCP upstreams, workspaces, credential
                           grants (default STATE/config.yaml if it exists); see
                           docs/CONFIG.md
+  --secrets-key FILE      key file that seals the secrets (default STATE/secrets.key,
+                          created 0600 on first start); keep it apart from the
+                          database's backups; see docs/CREDENTIALS.md
   --policy-poll DUR       how often to look for changes of the policy file (default 1s;
                           0 turns watching off)
   --webhook URL           POST a signed JSON notification here for each pending approval
@@ -49,7 +53,13 @@ Flags:
   --kill-grace DUR        wait between SIGTERM and SIGKILL (default 5s)
   --max-timeout DUR       longest timeout a run may ask for (default none)
   --default-timeout DUR   timeout of a run that asks for none (default none)
+  --console-idle DUR      sign a console session out after this long unused
+                          (default 30m; no session lasts over 12h)
   --log-level LEVEL       debug, info, warn or error (default info)
+
+The operator's console is served at / on the same address: open
+http://ADDR/ in a browser and sign in with a reviewer's token or the admin
+token. Sessions live in memory, so a restart signs everyone out.
 `,
 	run: runServe,
 }
@@ -62,6 +72,7 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.StringVar(&cfg.Store, "store", "", "")
 	fs.StringVar(&cfg.Policy, "policy", "", "")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "")
+	fs.StringVar(&cfg.SecretsKey, "secrets-key", "", "")
 	fs.DurationVar(&cfg.PolicyPoll, "policy-poll", cfg.PolicyPoll, "")
 	fs.StringVar(&cfg.Webhook, "webhook", "", "")
 	secretFile := fs.String("webhook-secret-file", "", "")
@@ -72,6 +83,7 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", cfg.KillGrace, "")
 	fs.DurationVar(&cfg.MaxTimeout, "max-timeout", 0, "")
 	fs.DurationVar(&cfg.DefaultTimeout, "default-timeout", 0, "")
+	fs.DurationVar(&cfg.ConsoleIdle, "console-idle", cfg.ConsoleIdle, "")
 	level := fs.String("log-level", "info", "")
 	pos, code, ok := parse(c, e, fs, args)
 	if !ok {

@@ -80,6 +80,7 @@ func writeAction(e *Env, a *gatehouse.Action) {
 	if len(a.EnvNames) > 0 {
 		field("env", strings.Join(a.EnvNames, " "))
 	}
+	field("credentials", credentialsText(a)) // creds.go
 	field("decision", fmt.Sprintf("%s by rule %q: %s", a.Decision.Effect, a.Decision.Rule, a.Decision.Reason))
 	field("policy", a.Decision.Policy)
 	if an := a.Analysis; an != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/cas"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/console"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
@@ -51,7 +52,7 @@ func loadPolicy(cfg *Config) (*policy.Policy, error) {
 			}
 		}
 	}
-	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell})
+	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell, AnalyzeAction: analyzers.Analyze})
 }
 
 // loadConfig reads the configuration file: the one named, which must
@@ -61,6 +62,16 @@ func loadConfig(cfg *Config) (*config.File, error) {
 		return config.Load(cfg.ConfigFile, false)
 	}
 	return config.Load(filepath.Join(cfg.StateDir, config.FileName), true)
+}
+
+// upstreams turns the configuration's upstreams section into the MCP
+// adapter's own type.
+func upstreams(f *config.File) []mcp.Upstream {
+	out := make([]mcp.Upstream, len(f.Upstreams))
+	for i, u := range f.Upstreams {
+		out[i] = mcp.Upstream{Name: u.Name, Command: u.Command, Env: u.Env, Cwd: u.Cwd, URL: u.URL, Headers: u.Headers}
+	}
+	return out
 }
 
 // PolicyFile is the policy's file name in the state directory.
@@ -171,6 +182,9 @@ type Config struct {
 	// ConfigFile is the configuration file (internal/config); default
 	// StateDir/config.yaml, which may be absent.
 	ConfigFile string
+	// SecretsKey is the key file that seals the secrets (internal/seal);
+	// default StateDir/secrets.key. Created (0600) if it does not exist.
+	SecretsKey string
 	// PolicyPoll is how often the daemon looks for changes of the policy
 	// file; 0 turns watching off (SIGHUP and policy reload still work).
 	PolicyPoll time.Duration
@@ -186,6 +200,9 @@ type Config struct {
 	KillGrace      time.Duration // SIGTERM, then SIGKILL after this
 	MaxTimeout     time.Duration // cap on a run's timeout; 0 none
 	DefaultTimeout time.Duration // timeout of a run that asks for none; 0 none
+
+	// ConsoleIdle signs a console session out after this long unused.
+	ConsoleIdle time.Duration
 }
 
 // DefaultListen is the API's default address.
@@ -194,12 +211,13 @@ const DefaultListen = "127.0.0.1:7780"
 // DefaultConfig returns the configuration of a plain `gatehouse serve`.
 func DefaultConfig() Config {
 	return Config{
-		Listen:     DefaultListen,
-		OutputCap:  executor.DefaultConfig().OutputCap,
-		EnvPass:    []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
-		EnvAllow:   []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
-		KillGrace:  5 * time.Second,
-		PolicyPoll: time.Second,
+		Listen:      DefaultListen,
+		OutputCap:   executor.DefaultConfig().OutputCap,
+		EnvPass:     []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
+		EnvAllow:    []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
+		KillGrace:   5 * time.Second,
+		PolicyPoll:  time.Second,
+		ConsoleIdle: console.DefaultIdleTimeout,
 	}
 }
 
@@ -219,6 +237,8 @@ func (c *Config) Validate() error {
 		return inv("timeouts: negative")
 	case c.PolicyPoll < 0:
 		return inv("policy-poll: negative")
+	case c.ConsoleIdle < 0:
+		return inv("console-idle: negative")
 	case c.MaxTimeout > 0 && c.DefaultTimeout > c.MaxTimeout:
 		return inv("default-timeout: over max-timeout")
 	}
@@ -273,6 +293,8 @@ type Daemon struct {
 	snap   *snapshot.Manager
 	gw     *gateway.Gateway
 	api    *httpapi.Server
+	web    *console.Server
+	hub    *mcp.Hub // the MCP upstreams of the configuration file, at /mcp/NAME
 	srv    *http.Server
 	ln     net.Listener
 	served chan error
@@ -314,6 +336,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
+	keys, err := loadSecretsKey(&d.cfg, log) // credentials.go
+	if err != nil {
+		return nil, err
+	}
 	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
@@ -330,10 +356,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
-		Policy:     &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
-		Tripwires:  tripwire.NewMonitor(pol.Tripwires()),
-		Workspaces: d.snap,
+		Policy:      &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Tripwires:   tripwire.NewMonitor(pol.Tripwires()),
+		Credentials: gateway.Credentials{Store: d.store, Sealer: keys, Grants: d.conf.Credentials.Grants()},
+		Workspaces:  d.snap,
 	})
+	d.checkGrants(ctx, log)
 
 	host, _ := os.Hostname()
 	n, err := d.gw.Recover(ctx, gatehouse.DaemonStarted{Version: Version(), PID: os.Getpid(), Host: host})
@@ -355,18 +383,33 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		return nil, err
 	}
 	d.api = httpapi.NewServer(d.gw, log)
+	d.web = console.New(d.gw, console.Options{Logger: log, IdleTimeout: cfg.ConsoleIdle})
 	mux := http.NewServeMux()
-	mux.Handle("/", d.api.Handler())
+	mux.Handle("/v1/", d.api.Handler())
+	mux.Handle("/healthz", d.api.Handler())
 	// MCP over streamable HTTP; its tools call this daemon's own API with
 	// the caller's token.
 	mux.Handle("/mcp", mcp.HTTPHandler(d.gw, "http://"+d.ln.Addr().String(), Version()))
+	// The operator's console: every other path.
+	mux.Handle("/", d.web.Handler())
+	d.hub = mcp.NewHub(upstreams(d.conf), d.gw, mcp.HubOptions{
+		APIURL: "http://" + d.ln.Addr().String(), Version: Version(), BaseEnv: passEnv(cfg.EnvPass),
+		Logger: log, StopGrace: cfg.KillGrace,
+	})
+	mux.Handle("/mcp/", d.hub)
 	d.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: a run streams for as long as its command runs.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The console's live streams would keep Shutdown waiting: end them.
+	d.srv.RegisterOnShutdown(d.web.Close)
 	go func() { d.served <- d.srv.Serve(d.ln) }()
+	d.hub.Start()
+	if names := d.hub.Names(); len(names) > 0 {
+		log.Info("MCP upstreams at /mcp/NAME", "names", names)
+	}
 	d.api.SetReady(true)
 	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
 	return d, nil
@@ -402,12 +445,16 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	// Interrupt the actions first: their streaming responses would keep
 	// http.Server.Shutdown waiting for as long as they run.
 	gerr := d.gw.Shutdown(ctx)
+	// Then the MCP upstreams: their agents' sessions end (and with them
+	// their event streams, which would hold the server's shutdown), and
+	// the programs the daemon started stop.
+	herr := d.hub.Close(ctx)
 	serr := d.srv.Shutdown(ctx)
 	if errors.Is(serr, http.ErrServerClosed) {
 		serr = nil
 	}
 	nerr := d.notify.Close(ctx)
-	err := errors.Join(gerr, serr, nerr, d.release())
+	err := errors.Join(gerr, herr, serr, nerr, d.release())
 	if err == nil {
 		d.log.Info("stopped")
 	}

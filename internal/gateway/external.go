@@ -265,6 +265,9 @@ type SessionEventRequest struct {
 	Prompt  string            `json:"prompt,omitempty"`
 	Cwd     string            `json:"cwd,omitempty"`
 	Client  map[string]string `json:"client,omitempty"`
+	// Reach is the harness's credential scan of its own process (names
+	// and paths only), journaled with the event.
+	Reach *gatehouse.CredentialReach `json:"reach,omitempty"`
 }
 
 // Standing is whether a halt covers an agent (and its session) now.
@@ -290,8 +293,11 @@ func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req S
 	case len(req.Client) > 16:
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "too many client fields")
 	}
+	if err := validateReach(req.Reach); err != nil { // credentials.go
+		return nil, err
+	}
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventSession, req.Session, gatehouse.SessionEvent{
-		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client})
+		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client, Reach: req.Reach})
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,8 @@ type Gateway struct {
 	notifier  notify.Notifier
 	pf        *PolicyFile
 	rv        reviews
+	creds     Credentials
+	feed      *Feed
 	ws        Workspaces
 	rb        sync.Mutex // one rollback at a time
 
@@ -92,6 +94,12 @@ type Options struct {
 	Tripwires *tripwire.Monitor
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
+	// Credentials are the secrets the gateway holds and grants
+	// (credentials.go); zero: none.
+	Credentials Credentials
+	// Feed receives the events of every successful Append (NewFeed with
+	// the default buffer if nil); see Subscribe.
+	Feed *Feed
 	// Workspaces records what actions change in the agents' workspaces;
 	// nil: nothing is recorded, and nothing can be rolled back.
 	Workspaces Workspaces
@@ -111,6 +119,10 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	if opts.Notifier == nil {
 		opts.Notifier = notify.Discard
 	}
+	if opts.Feed == nil {
+		opts.Feed = NewFeed(DefaultFeedBuffer)
+	}
+	store = publishing{Store: store, feed: opts.Feed}
 	allow := map[string]bool{}
 	for _, n := range cfg.EnvAllow {
 		allow[n] = true
@@ -119,7 +131,8 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
-		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
+		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires, creds: opts.Credentials,
+		feed: opts.Feed,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
 		ext:  external{byUse: map[string]string{}, recs: map[string]Recording{}},
@@ -282,6 +295,36 @@ func (g *Gateway) Action(ctx context.Context, p gatehouse.Principal, id string) 
 		return nil, err
 	}
 	return g.store.Action(ctx, id)
+}
+
+// ActionEvents returns the journal's events of one action, by Seq: what
+// its projection was made from, for its decision trail. It reads the
+// journal from the action's first event to its last. ENOTFOUND for an
+// unknown action.
+func (g *Gateway) ActionEvents(ctx context.Context, p gatehouse.Principal, id string) ([]gatehouse.Event, error) {
+	a, err := g.Action(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Seq) == 0 {
+		return nil, nil
+	}
+	last := a.Seq[len(a.Seq)-1]
+	var out []gatehouse.Event
+	errDone := errors.New("done")
+	err = g.store.Events(ctx, a.Seq[0]-1, func(e gatehouse.Event) error {
+		if e.Seq > last {
+			return errDone
+		}
+		if e.Subject == id && e.Type.IsAction() {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDone) {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Verify checks the journal and its projection (see gatehouse.Verify).

@@ -18,7 +18,11 @@ type PolicyFile struct {
 }
 
 func (f *PolicyFile) options() policy.Options {
-	return policy.Options{Analyze: f.Analyze.Shell, Filename: f.Path}
+	opts := policy.Options{Analyze: f.Analyze.Shell, Filename: f.Path}
+	if f.Analyze.Shell != nil && f.Analyze.Argv != nil {
+		opts.AnalyzeAction = f.Analyze.Analyze // examples of other kinds are analysed as their actions are
+	}
+	return opts
 }
 
 func (g *Gateway) policyFile() (*PolicyFile, error) {

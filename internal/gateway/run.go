@@ -179,7 +179,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
 	}
 
-	prep, fin := g.prepare(a, &req, sink)
+	prep, fin := g.prepare(runCtx, a, &req, sink)
 	if fin != nil {
 		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
 	}
@@ -258,7 +258,7 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 	w.attached = true
 	g.rv.mu.Unlock()
 
-	prep, fin := g.prepare(a, &req, sink)
+	prep, fin := g.prepare(runCtx, a, &req, sink)
 	if fin != nil {
 		g.rv.mu.Lock()
 		g.closePending(journalCtx, w, a, *fin)
@@ -305,13 +305,18 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 	return a, err
 }
 
-// prepare resolves a's program. If it cannot be run, it returns the end to
-// journal instead (127 not found, 126 not executable).
-func (g *Gateway) prepare(a *gatehouse.Action, req *RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+// prepare resolves a's program and gives it its credentials. If it cannot
+// be run, it returns the end to journal instead (127 not found, 126 not
+// executable, or a credential it was granted cannot be given).
+func (g *Gateway) prepare(ctx context.Context, a *gatehouse.Action, req *RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+	creds, filter, fin := g.inject(ctx, a) // credentials.go
+	if fin != nil {
+		return executor.Prepared{}, fin
+	}
 	spec := executor.Spec{
-		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req),
+		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req, creds),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
-		Stdout:  sink.Stdout, Stderr: sink.Stderr,
+		Stdout:  sink.Stdout, Stderr: sink.Stderr, Filter: filter,
 	}
 	prep, err := g.exec.Prepare(spec)
 	if err != nil {
@@ -538,6 +543,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunReques
 		a.EnvNames = append(a.EnvNames, name)
 	}
 	slices.Sort(a.EnvNames)
+	g.grant(a) // credentials.go
 	return a
 }
 
@@ -545,20 +551,23 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 	return gatehouse.ActionRequested{
 		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
-		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID,
+		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Credentials: a.Credentials,
 		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
 	}
 }
 
 // environ builds a command's complete environment: the base environment,
-// the client's allowed variables, then the gateway's own, which a client
-// cannot override.
-func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest) []string {
+// the client's allowed variables, the action's credentials, then the
+// gateway's own; neither of the last two can a client override.
+func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest, creds map[string]string) []string {
 	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
 	for k, v := range g.cfg.BaseEnv {
 		env[k] = v
 	}
 	for k, v := range req.Env {
+		env[k] = v
+	}
+	for k, v := range creds {
 		env[k] = v
 	}
 	env["GATEHOUSE_ACTION_ID"] = a.ID

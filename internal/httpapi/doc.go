@@ -4,7 +4,7 @@
 //
 // Every error body is {"error":{"code":"E…","message":"…"}} with a stable
 // code from the domain package, mapped to an HTTP status in one table
-// (statusOf). POST /v1/run answers with a stream of newline-delimited JSON
+// (StatusOf). POST /v1/run answers with a stream of newline-delimited JSON
 // frames (see Frame): started, stdout and stderr chunks as the command
 // produces them, then finished.
 package httpapi

@@ -60,6 +60,7 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/test", s.authed(post(s, http.StatusOK, s.gw.TestPolicy), http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/replay", s.authed(s.policyReplay, http.MethodPost))
+	s.credentialRoutes() // credentials.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	})
@@ -254,6 +255,22 @@ func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
 			}
 		case "grep":
 			f.Grep = val
+		case "system":
+			f.System = val
+		case "risk":
+			f.MinRisk, err = strconv.Atoi(val)
+			if err != nil || f.MinRisk < 0 || f.MinRisk > gatehouse.MaxRisk {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid risk %q: use 0 to %d", val, gatehouse.MaxRisk)
+			}
+		case "before":
+			f.Before, err = gatehouse.ParseCursor(val)
+		case "after":
+			f.After, err = gatehouse.ParseCursor(val)
+		case "oldest":
+			f.Oldest, err = strconv.ParseBool(val)
+			if err != nil {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid oldest %q: use true or false", val)
+			}
 		case "limit":
 			f.Limit, err = strconv.Atoi(val)
 			if err != nil || f.Limit < 1 || f.Limit > gatehouse.MaxLimit {
@@ -533,7 +550,7 @@ func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	code := gatehouse.ErrorCode(err)
-	writeJSON(w, statusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+	writeJSON(w, StatusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
 }
 
 func (s *Server) logError(r *http.Request, err error) {

@@ -70,8 +70,9 @@ type ReplayRequest struct {
 	Since  string `json:"since"`  // a duration before now or an RFC 3339 time
 }
 
-// statusOf maps error codes to HTTP statuses: the one table.
-func statusOf(code string) int {
+// StatusOf maps error codes to HTTP statuses: the one table, shared by the
+// API and the console.
+func StatusOf(code string) int {
 	switch code {
 	case gatehouse.EINVALID:
 		return http.StatusBadRequest

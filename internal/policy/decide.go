@@ -160,6 +160,15 @@ func (e *evaluation) rule(r *rule) (verdict, error) {
 	if !r.matchStatic(e.a, e.sev, e.risk) {
 		return noMatch, nil
 	}
+	if r.mcpTools != nil {
+		_, tool, ok := mcpName(e.a)
+		if !ok {
+			return evalError, fmt.Errorf("mcp_tool: the call's command %q is not mcp__%s__TOOL", e.a.Command, e.a.System)
+		}
+		if !r.mcpTools.match(tool) {
+			return noMatch, nil
+		}
+	}
 	if r.when == nil {
 		return match, nil
 	}

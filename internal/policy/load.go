@@ -322,7 +322,7 @@ var topFields = []string{"version", "default", "approval_timeout", "on_timeout",
 
 var ruleFields = []string{
 	"id", "effect", "reason",
-	"agent", "session", "kind", "system", "command", "class", "max_class", "min_risk", "when",
+	"agent", "session", "kind", "system", "mcp_tool", "command", "class", "max_class", "min_risk", "when",
 	"approvals", "timeout", "on_timeout", "escalate_to",
 	"undo", "examples",
 }
@@ -500,6 +500,9 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 		case "system":
 			r.systems = l.names(f, label)
 			p.catchAll = false
+		case "mcp_tool":
+			r.mcpTools = l.names(f, label)
+			p.catchAll = false
 		case "kind":
 			p.catchAll = false
 			items, _ := l.strs(f, label)
@@ -550,6 +553,9 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 
 	if f, ok := byName["undo"]; ok {
 		l.undo(f, label, r, effectKnown)
+	}
+	if f, ok := byName["mcp_tool"]; ok && r.kinds != nil && len(r.kinds) > 0 && !containsKind(r.kinds, gatehouse.KindMCPTool) {
+		l.addf(f.key, label, "mcp_tool: matches only actions of kind mcp_tool, and this rule's kind leaves them out, so it can never match")
 	}
 
 	// Review settings: only review rules have them.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/storetest"
 )
 
 func TestActionsFilter(t *testing.T) {
@@ -108,4 +109,10 @@ func TestActionsCancelled(t *testing.T) {
 	if _, err := s.Actions(ctx, gatehouse.ActionFilter{}); err != context.Canceled {
 		t.Errorf("Actions(cancelled) = %v", err)
 	}
+}
+
+// TestActionFilterContract runs the checks every store must pass for
+// ActionFilter's semantics (paging by cursor included).
+func TestActionFilterContract(t *testing.T) {
+	storetest.ActionFilters(t, MustOpen(t))
 }

@@ -315,3 +315,81 @@ func TestEventsAsStored(t *testing.T) {
 		t.Errorf("Check = %v, want event 5 altered", cerr)
 	}
 }
+
+// The system and risk columns (schema 3) are read over the doc like the
+// others: a query's match is what a reader sees, and Verify sees an edit.
+func TestSystemRiskColumns(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	record(t, s, actionSpec{id: actionID(1), agent: "alice", command: "psql", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{id: actionID(2), agent: "alice", command: "ls", at: t0.Add(time.Second), status: gatehouse.StatusPending})
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Fatalf("untampered store differs at %v", diff)
+	}
+	db := rawDB(t, s.Path())
+	// Action 1 has an analysis (risk 5); action 2 none (requested only).
+	if _, err := db.Exec("UPDATE actions SET system = 'prod', risk = 90 WHERE id = ?", actionID(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE actions SET risk = 70 WHERE id = ?", actionID(2)); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.Actions(ctx, gatehouse.ActionFilter{MinRisk: 60})
+	if err != nil || len(as) != 2 {
+		t.Fatalf("Actions(risk 60) = %v, %v", ids(as), err)
+	}
+	if as[0].System != "prod" || as[0].Risk() != 90 || as[1].Risk() != 70 {
+		t.Errorf("readers do not see the columns: system %q risk %d, risk %d", as[0].System, as[0].Risk(), as[1].Risk())
+	}
+	if diff := verify(t, s); len(diff) != 2 {
+		t.Errorf("verify found %v, want both edited actions", diff)
+	}
+}
+
+// A store written before schema 3 gets the system and risk columns filled
+// from its documents when it is opened.
+func TestMigrationFillsSystemRisk(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := event(t, t0, gatehouse.EventActionRequested, actionID(1), gatehouse.ActionRequested{
+		Agent: "alice", Kind: gatehouse.KindShell, Argv: []string{"psql"}, Command: "psql", Cwd: "/", System: "prod-db"})
+	dec := event(t, t0, gatehouse.EventActionDecided, actionID(1), gatehouse.ActionDecided{
+		Decision: gatehouse.DefaultDecision, Analysis: &gatehouse.Analysis{Class: gatehouse.ClassWrite, Risk: 42}})
+	if _, err := s.Append(ctx, req, dec); err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, actionSpec{id: actionID(2), agent: "bob", command: "ls", at: t0.Add(time.Second), status: gatehouse.StatusPending})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 2, as an older build left it.
+	db := rawDB(t, path)
+	for _, q := range []string{
+		"DROP INDEX actions_system_time",
+		"ALTER TABLE actions DROP COLUMN system",
+		"ALTER TABLE actions DROP COLUMN risk",
+		"DROP TABLE secrets",
+		"PRAGMA user_version = 2",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s = MustOpenPath(t, path)
+	as, err := s.Actions(ctx, gatehouse.ActionFilter{System: "prod-db", MinRisk: 42})
+	if err != nil || len(as) != 1 || as[0].ID != actionID(1) {
+		t.Fatalf("Actions(prod-db, risk 42) after migration = %v, %v", ids(as), err)
+	}
+	if as, err := s.Actions(ctx, gatehouse.ActionFilter{MinRisk: 1}); err != nil || len(as) != 1 {
+		t.Errorf("Actions(risk 1) = %v, %v: the action without analysis has risk 0", ids(as), err)
+	}
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("migrated store differs at %v", diff)
+	}
+}
