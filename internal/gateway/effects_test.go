@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
@@ -34,6 +35,13 @@ type wsFixture struct {
 }
 
 func newWSFixture(t testing.TB, maxFiles int) *wsFixture {
+	t.Helper()
+	return newWSFixtureWith(t, maxFiles, nil)
+}
+
+// newWSFixtureWith is newWSFixture with more gateway options (opt may set
+// them; the store is given for those that need it).
+func newWSFixtureWith(t testing.TB, maxFiles int, opt func(*gateway.Options, *sqlite.Store, string)) *wsFixture {
 	t.Helper()
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "ws")
@@ -67,8 +75,11 @@ func newWSFixture(t testing.TB, maxFiles int) *wsFixture {
 		t.Fatal(err)
 	}
 	exec := executor.New(executor.Config{KillGrace: 200 * time.Millisecond, OutputCap: 1024})
-	gw := gateway.New(store, exec, gateway.Config{BaseEnv: map[string]string{"PATH": os.Getenv("PATH")}}, gateway.Options{
-		AdminToken: "gadm_test", Logger: log, Decider: gateway.NewPolicyDecider(p, nil, z, nil), Workspaces: m})
+	opts := gateway.Options{AdminToken: "gadm_test", Logger: log, Decider: gateway.NewPolicyDecider(p, nil, z, nil), Workspaces: m}
+	if opt != nil {
+		opt(&opts, store, dir)
+	}
+	gw := gateway.New(store, exec, gateway.Config{BaseEnv: map[string]string{"PATH": os.Getenv("PATH")}}, opts)
 	admin, _ := gw.Authenticate(context.Background(), "gadm_test")
 	_, tok, err := gw.AddAgent(context.Background(), admin, "ci")
 	if err != nil {
@@ -339,4 +350,36 @@ func BenchmarkRunInWorkspace(b *testing.B) {
 	b.ReportMetric(r, "workspace-median-ms")
 	b.ReportMetric(r-p, "added-median-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// A credential an action writes into a workspace file is in the content
+// store (a rollback may need it), but never in a diff: diffs redact every
+// secret the gateway holds.
+func TestDiffRedactsSecrets(t *testing.T) {
+	f := newWSFixtureWith(t, 0, func(o *gateway.Options, store *sqlite.Store, dir string) {
+		keys, _, err := seal.LoadOrCreate(filepath.Join(dir, seal.KeyFileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Credentials = gateway.Credentials{Store: store, Sealer: keys,
+			Grants: []gatehouse.Grant{{Secret: "GITHUB_TOKEN", Env: "GH_TOKEN", Agents: []string{"ci"}, Systems: []string{"github"}}}}
+	})
+	ctx := context.Background()
+	if _, err := f.gw.SetSecret(ctx, f.admin, "GITHUB_TOKEN", []byte(ghToken)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: `printf 'token=%s\n' "$GH_TOKEN" > f`, System: "github", Cwd: f.ws}, gateway.Sink{})
+	if err != nil || a.Status != gatehouse.StatusSucceeded || len(a.Effects.Changes) != 1 {
+		t.Fatalf("run: %+v, %v", a, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.ws, "f")); string(b) != "token="+ghToken+"\n" {
+		t.Fatalf("the action did not get its credential: f = %q", b)
+	}
+	d, err := f.gw.Diff(ctx, f.admin, a.ID)
+	if err != nil || len(d.Files) != 1 {
+		t.Fatalf("diff: %+v, %v", d, err)
+	}
+	if text := d.Files[0].Diff; strings.Contains(text, ghToken) || !strings.Contains(text, "+token=[REDACTED:GITHUB_TOKEN]") {
+		t.Errorf("diff shows %q", text)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/redact"
 )
 
 // FileDiff is one change of an action with what it did to the content.
@@ -29,7 +30,10 @@ type DiffResult struct {
 }
 
 // Diff returns what action id changed, file by file, with unified diffs
-// of text made from the stored content. ENOTFOUND for an unknown action.
+// of text made from the stored content. The value of every secret the
+// gateway holds is redacted from the diffs (an action may have written a
+// credential into a file); if the secrets cannot be opened to do so, the
+// diffs are withheld. ENOTFOUND for an unknown action.
 func (g *Gateway) Diff(ctx context.Context, p gatehouse.Principal, id string) (*DiffResult, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
@@ -44,16 +48,48 @@ func (g *Gateway) Diff(ctx context.Context, p gatehouse.Principal, id string) (*
 		return out, nil
 	}
 	out.Recorded, out.Truncated, out.Ambiguous, out.Error = true, e.Truncated, e.Ambiguous, e.Error
+	set, rerr := g.heldSecrets(ctx)
+	if rerr != nil {
+		g.log.Error("diff: the secrets cannot be opened to redact them; diffs withheld", "action", a.ID, "err", rerr)
+	}
 	for _, c := range e.Changes {
 		d := FileDiff{FileChange: c}
-		if g.ws != nil {
-			d.Diff, d.Note = g.ws.Diff(ctx, c)
-		} else {
+		switch {
+		case g.ws == nil:
 			d.Note = "the gateway has no content store"
+		default:
+			d.Diff, d.Note = g.ws.Diff(ctx, c)
+		}
+		switch {
+		case d.Diff != "" && rerr != nil:
+			d.Diff, d.Note = "", "diff withheld: the secrets it might show cannot be opened to redact them"
+		case d.Diff != "" && !set.Empty():
+			d.Diff = string(set.Redact([]byte(d.Diff)))
 		}
 		out.Files = append(out.Files, d)
 	}
 	return out, nil
+}
+
+// heldSecrets is the redaction of every secret the gateway holds; nil
+// when it holds none.
+func (g *Gateway) heldSecrets(ctx context.Context) (*redact.Set, error) {
+	if g.creds.Store == nil || g.creds.Sealer == nil {
+		return nil, nil
+	}
+	list, err := g.creds.Store.Secrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	secrets := make([]redact.Secret, 0, len(list))
+	for _, s := range list {
+		v, err := g.creds.Sealer.Open(s)
+		if err != nil {
+			return nil, err
+		}
+		secrets = append(secrets, redact.Secret{Name: s.Name, Value: v})
+	}
+	return redact.New(secrets), nil
 }
 
 // RollbackRequest asks to roll back one action, a session's actions, or
