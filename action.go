@@ -139,7 +139,12 @@ type Action struct {
 
 	Decision Decision  `json:"decision"`
 	Analysis *Analysis `json:"analysis,omitempty"`
-	Reviews  []Review  `json:"reviews,omitempty"`
+	// Undo holds the undo commands the deciding rule attached, rendered
+	// for this action; Irreversible is set when its class says it cannot
+	// be taken back. Both feed rollback plans.
+	Undo         []Undo   `json:"undo,omitempty"`
+	Irreversible bool     `json:"irreversible,omitempty"`
+	Reviews      []Review `json:"reviews,omitempty"`
 	// EscalatedUntil is set when a review timed out once and was extended.
 	EscalatedUntil *time.Time `json:"escalated_until,omitempty"`
 	Status         Status     `json:"status"`
@@ -162,6 +167,12 @@ type Action struct {
 	// Response is what an external action's harness reported as its
 	// result (the tool's response, capped).
 	Response string `json:"response,omitempty"`
+	// Effects is what the action changed in its agent's workspaces (files
+	// created, modified, deleted, renamed, mode changes), recorded by
+	// snapshots before and after it; nil when no workspace was recorded.
+	Effects *Effects `json:"effects,omitempty"`
+	// RolledBack is set once a rollback restored its file changes.
+	RolledBack *RolledBack `json:"rolled_back,omitempty"`
 
 	// Seq lists the journal sequence numbers of the events this action was
 	// projected from, oldest first.

@@ -28,6 +28,12 @@ const (
 	EventHaltLifted      EventType = "halt.lifted"      // data: HaltLifted
 	EventSecretSet       EventType = "secret.set"       // data: SecretSet
 	EventSecretRemoved   EventType = "secret.removed"   // data: SecretRemoved
+	// A rollback: started (write-ahead, with its plan) before any file is
+	// touched, finished once done; its subject is the rollback's id. Each
+	// action whose file changes it restored gets action.rolled_back.
+	EventRollbackStarted  EventType = "rollback.started"   // data: RollbackStarted
+	EventRollbackFinished EventType = "rollback.finished"  // data: RollbackFinished
+	EventActionRolledBack EventType = "action.rolled_back" // data: ActionRolledBack
 )
 
 // IsAction reports whether events of type t belong to the action named by
@@ -35,7 +41,7 @@ const (
 func (t EventType) IsAction() bool {
 	switch t {
 	case EventActionRequested, EventActionDecided, EventActionReviewed, EventActionEscalated,
-		EventActionStarted, EventActionFinished:
+		EventActionStarted, EventActionFinished, EventActionRolledBack:
 		return true
 	}
 	return false
@@ -107,10 +113,13 @@ type ActionRequested struct {
 }
 
 // ActionDecided is the payload of action.decided: the decision and the
-// analysis it was made on.
+// analysis it was made on, the undo commands the deciding rule attached,
+// and whether the action's class makes it irreversible.
 type ActionDecided struct {
-	Decision Decision  `json:"decision"`
-	Analysis *Analysis `json:"analysis,omitempty"`
+	Decision     Decision  `json:"decision"`
+	Analysis     *Analysis `json:"analysis,omitempty"`
+	Undo         []Undo    `json:"undo,omitempty"`
+	Irreversible bool      `json:"irreversible,omitempty"`
 }
 
 // ActionStarted is the payload of action.started. The event's time is the
@@ -138,6 +147,9 @@ type ActionFinished struct {
 	StdoutSHA256 string   `json:"stdout_sha256"`
 	StderrSHA256 string   `json:"stderr_sha256"`
 	Response     string   `json:"response,omitempty"`
+	// Effects is what the action changed in its agent's workspaces; nil
+	// when none was recorded.
+	Effects *Effects `json:"effects,omitempty"`
 }
 
 // AgentAdded is the payload of agent.added.
@@ -145,6 +157,8 @@ type AgentAdded struct {
 	Role      Role   `json:"role,omitempty"` // "" means RoleAgent
 	TokenHash string `json:"token_hash"`     // SHA-256 of the token, hex
 	By        string `json:"by"`             // the principal who added it
+	// Workspaces are the directories given with agent add --workspace.
+	Workspaces []string `json:"workspaces,omitempty"`
 }
 
 // AgentRevoked is the payload of agent.revoked.
@@ -237,4 +251,48 @@ type SessionEvent struct {
 	// Reach is what the harness's scan found its process can reach
 	// (SessionStart of `gatehouse hook claude`): names and paths only.
 	Reach *CredentialReach `json:"reach,omitempty"`
+}
+
+// RollbackSelector is what a rollback was asked to undo: one action, a
+// session's actions or those since a time (optionally of one agent).
+type RollbackSelector struct {
+	Action  string     `json:"action,omitempty"`
+	Session string     `json:"session,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+	Agent   string     `json:"agent,omitempty"`
+}
+
+// RollbackStarted is the payload of rollback.started, journaled before the
+// rollback touches any file: who asked, for what, whether forced past
+// problems, and the plan as checked against the disk.
+type RollbackStarted struct {
+	By       string           `json:"by"`
+	Selector RollbackSelector `json:"selector"`
+	Force    bool             `json:"force,omitempty"`
+	Plan     *RollbackPlan    `json:"plan"`
+}
+
+// Rollback outcomes.
+const (
+	RollbackDone        = "done"        // every planned restore was made
+	RollbackPartial     = "partial"     // forced: some restores were skipped or failed
+	RollbackFailed      = "failed"      // it stopped at an error
+	RollbackInterrupted = "interrupted" // the daemon stopped during it
+)
+
+// RollbackFinished is the payload of rollback.finished.
+type RollbackFinished struct {
+	Status   string `json:"status"` // RollbackDone, RollbackPartial, RollbackFailed, RollbackInterrupted
+	Restored int    `json:"restored"`
+	// Failed lists the restores that were not made, each with its problem.
+	Failed []FileRestore `json:"failed,omitempty"`
+	Error  string        `json:"error,omitempty"`
+}
+
+// ActionRolledBack is the payload of action.rolled_back: a rollback
+// restored the action's file changes.
+type ActionRolledBack struct {
+	Rollback string `json:"rollback"`
+	By       string `json:"by"`
+	Partial  bool   `json:"partial,omitempty"`
 }

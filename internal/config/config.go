@@ -37,6 +37,9 @@ type File struct {
 	Credentials Credentials `yaml:"credentials"` // credentials.go
 	// Upstreams are the MCP servers the daemon fronts (upstreams.go).
 	Upstreams Upstreams `yaml:"upstreams"`
+	// Workspaces are the directories whose changes are recorded, for
+	// diff and rollback (workspaces.go).
+	Workspaces Workspaces `yaml:"workspaces"`
 }
 
 // Default returns the configuration in force when there is no file.
@@ -109,6 +112,7 @@ func (f *File) validate(root *yaml.Node) error {
 	var errs problems
 	errs = append(errs, f.Credentials.Validate(f.Path, field(root, "credentials"))...)
 	errs = append(errs, f.Upstreams.Validate(f.Path, field(root, "upstreams"))...)
+	errs = append(errs, f.Workspaces.Validate(f.Path, field(root, "workspaces"))...)
 	return errs.err()
 }
 

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/cas"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/console"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
@@ -34,6 +35,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
@@ -77,6 +79,48 @@ func upstreams(f *config.File) []mcp.Upstream {
 
 // PolicyFile is the policy's file name in the state directory.
 const PolicyFile = "policy.yaml"
+
+// The workspace records' places in the state directory: the content store
+// and the workspaces' indexes.
+const (
+	CASDir       = "cas"
+	SnapshotsDir = "snapshots"
+)
+
+var _ gateway.Workspaces = (*snapshot.Manager)(nil)
+
+// openWorkspaces opens the content store and the workspace recorder over
+// the configuration's workspaces. The state directory and the journal's
+// files are never recorded.
+func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot.Manager, error) {
+	state, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ws := conf.Workspaces
+	store, err := cas.Open(filepath.Join(state, CASDir), cas.Options{Budget: ws.StoreBudget(), MaxFileSize: ws.StoreMaxFileSize()})
+	if err != nil {
+		return nil, err
+	}
+	var dirs []snapshot.Workspace
+	for _, d := range ws.Dirs {
+		dirs = append(dirs, snapshot.Workspace{Dir: filepath.Clean(d.Path), Agents: d.Agents,
+			Always: d.Snapshot == config.SnapshotAlways, Exclude: d.Exclude, MaxFiles: d.MaxFiles,
+			NoWatch: d.Watch != nil && !*d.Watch})
+	}
+	// The journal may live outside the state directory (--store): its
+	// files must never be recorded, let alone restored.
+	protected := []string{state}
+	if db, err := filepath.Abs(cfg.Store); err == nil {
+		protected = append(protected, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	m, err := snapshot.Open(snapshot.Options{CAS: store, IndexDir: filepath.Join(state, SnapshotsDir),
+		Workspaces: dirs, Protected: protected, Logger: log})
+	if gatehouse.ErrorCode(err) == gatehouse.EINVALID {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: %s", gatehouse.ErrorMessage(err))
+	}
+	return m, err
+}
 
 func notifiers(cfg *Config, log *slog.Logger) notify.Notifier {
 	var m notify.Multi
@@ -268,6 +312,7 @@ type Daemon struct {
 	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
 	store  gatehouse.Store
+	snap   *snapshot.Manager
 	gw     *gateway.Gateway
 	api    *httpapi.Server
 	web    *console.Server
@@ -333,6 +378,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if secrets == nil && len(d.conf.Credentials.Grants()) > 0 {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: credentials are granted, but the store %s cannot hold secrets (only the SQLite store can, so far)", storeName(cfg.Store))
 	}
+	if d.snap, err = openWorkspaces(&d.cfg, d.conf, log); err != nil {
+		return nil, err
+	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap, Logger: log})
 	log.Info("process containment", "mode", exec.Containment())
 	learned := policy.NewLearned()
@@ -343,10 +391,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
-		Policy:      &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
-		Tripwires:   tripwire.NewMonitor(pol.Tripwires()),
-		Credentials: gateway.Credentials{Store: secrets, Sealer: keys, Grants: d.conf.Credentials.Grants()},
-		Shared:      shared, ReplicaGrace: cfg.ReplicaGrace,
+		Policy:       &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Tripwires:    tripwire.NewMonitor(pol.Tripwires()),
+		Credentials:  gateway.Credentials{Store: secrets, Sealer: keys, Grants: d.conf.Credentials.Grants()},
+		Shared:       shared,
+		ReplicaGrace: cfg.ReplicaGrace,
+		Workspaces:   d.snap,
 	})
 	d.checkGrants(ctx, log)
 
@@ -473,8 +523,14 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 
 func (d *Daemon) release() error {
 	var err error
+	if d.snap != nil {
+		// After the gateway's shutdown: no action is recorded any more.
+		// Saves the workspaces' indexes for the next start.
+		err = d.snap.Close()
+		d.snap = nil
+	}
 	if d.store != nil {
-		err = d.store.Close()
+		err = errors.Join(err, d.store.Close())
 		d.store = nil
 	}
 	if d.lock != nil {

@@ -55,7 +55,8 @@ const maxExternalInput = 64 << 10
 // so that the harness can report an outcome by it.
 type external struct {
 	mu    sync.Mutex
-	byUse map[string]string // tool_use_id → action id
+	byUse map[string]string    // tool_use_id → action id
+	recs  map[string]Recording // action id → its workspace recording, until Complete
 }
 
 // Request decides an external action, waits for review if its decision
@@ -150,24 +151,28 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	rec, unrecorded := g.recordBefore(ctx, a) // the state before the harness carries it out
 	defer passed()
 	var linked []gatehouse.Event
 	for {
 		g.hs.mu.RLock()
 		var last gatehouse.Event
 		var err error
-		halted := false
+		ends := true // last finishes the action: no fence needed
 		if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-			halted = true
 			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		} else if unrecorded != nil {
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *unrecorded)
 		} else {
+			ends = false
 			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
 		}
 		if err != nil {
 			g.hs.mu.RUnlock()
+			abortRecording(rec)
 			return nil, err
 		}
-		if halted {
+		if ends {
 			linked, err = g.store.Append(ctx, append(before, last)...)
 		} else {
 			linked, err = g.appendStart(ctx, append(before, last)...)
@@ -175,12 +180,14 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 		g.hs.mu.RUnlock()
 		if errors.Is(err, gatehouse.ErrFenced) {
 			if err := g.catchUpFor(ctx); err != nil {
+				abortRecording(rec)
 				return nil, unavailable(err)
 			}
 			continue // a halt this replica had not applied: decide again
 		}
 		if err != nil {
-			if !halted && errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+			abortRecording(rec)
+			if !ends && errors.Is(err, gatehouse.ErrOutcomeUnknown) {
 				g.keepEnd(a.ID, "interrupted: the journal's answer to its start was lost")
 			}
 			return nil, unavailable(err)
@@ -188,6 +195,11 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 		break
 	}
 	out, err := project(base, linked)
+	if err != nil || out.Status != gatehouse.StatusRunning {
+		abortRecording(rec)
+	} else {
+		g.keepRecording(out.ID, rec)
+	}
 	if err == nil && out.Status == gatehouse.StatusRunning {
 		if id := out.Client["tool_use_id"]; id != "" {
 			g.ext.mu.Lock()
@@ -246,6 +258,7 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out Exter
 		d := float64(g.now().Sub(*a.StartedAt).Microseconds()) / 1000
 		fin.DurationMS = &d
 	}
+	fin.Effects = endRecording(context.WithoutCancel(ctx), g.takeRecording(a.ID))
 	return g.finish(context.WithoutCancel(ctx), a, fin)
 }
 

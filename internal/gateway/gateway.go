@@ -61,6 +61,8 @@ type Gateway struct {
 	rv        reviews
 	creds     Credentials
 	feed      *Feed
+	ws        Workspaces
+	rb        sync.Mutex // one rollback at a time
 
 	mu       sync.Mutex
 	closing  bool
@@ -107,6 +109,9 @@ type Options struct {
 	// ReplicaGrace is how long a replica's claim must have been free
 	// before the others take over its actions (DefaultReplicaGrace).
 	ReplicaGrace time.Duration
+	// Workspaces records what actions change in the agents' workspaces;
+	// nil: nothing is recorded, and nothing can be rolled back.
+	Workspaces Workspaces
 }
 
 // New returns a gateway over store and exec.
@@ -139,7 +144,8 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 		feed: opts.Feed,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
-		ext:  external{byUse: map[string]string{}},
+		ext:  external{byUse: map[string]string{}, recs: map[string]Recording{}},
+		ws:   opts.Workspaces,
 		hs:   halts{active: map[string]*gatehouse.Halt{}, known: map[string]bool{}, timers: map[string]*time.Timer{}},
 	}
 	if opts.Shared != nil {
@@ -220,6 +226,10 @@ func (g *Gateway) AddAgent(ctx context.Context, p gatehouse.Principal, name stri
 // AddIdentity registers an agent or a reviewer (role) and returns it with
 // its token.
 func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role) (*gatehouse.Agent, string, error) {
+	return g.addIdentity(ctx, p, name, role, nil)
+}
+
+func (g *Gateway) addIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role, workspaces []string) (*gatehouse.Agent, string, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, "", err
 	}
@@ -236,7 +246,7 @@ func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name s
 	}
 	token := NewToken(prefix)
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentAdded, name,
-		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name})
+		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name, Workspaces: workspaces})
 	if err != nil {
 		return nil, "", err
 	}

@@ -120,6 +120,8 @@ type PolicyTestResult struct {
 	Reason   string              `json:"reason"`
 	Decision gatehouse.Decision  `json:"decision"`
 	Analysis *gatehouse.Analysis `json:"analysis"`
+	// Undo is the deciding rule's undo commands, rendered for the action.
+	Undo []gatehouse.Undo `json:"undo,omitempty"`
 }
 
 // TestPolicy decides an action by the policy in force, and the learned
@@ -143,7 +145,8 @@ func (g *Gateway) TestPolicy(ctx context.Context, p gatehouse.Principal, req Pol
 	if err != nil {
 		return nil, err
 	}
-	return &PolicyTestResult{Effect: v.Decision.Effect, Rule: v.Decision.Rule, Reason: v.Decision.Reason, Decision: v.Decision, Analysis: v.Analysis}, nil
+	return &PolicyTestResult{Effect: v.Decision.Effect, Rule: v.Decision.Rule, Reason: v.Decision.Reason, Decision: v.Decision, Analysis: v.Analysis,
+		Undo: v.Undo}, nil
 }
 
 // ReplayChange is one recorded action a candidate policy decides

@@ -344,6 +344,9 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	// The workspaces' state before it starts, taken outside the halts'
+	// lock (a walk takes milliseconds) and again after a pause.
+	rec, unrecorded := g.recordBefore(runCtx, a)
 	// Under the halts' read lock: a halt issued from here on finds this
 	// action among the running and kills it; one issued before refuses it;
 	// a pause holds it. With replicas, one issued elsewhere that this
@@ -352,12 +355,13 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	var linked []gatehouse.Event
 	for {
 		g.hs.mu.RLock()
-		for {
+		for unrecorded == nil {
 			h := g.blockingLocked(a.Agent, a.Session, g.now())
 			if h == nil || h.Mode == gatehouse.ModeHalt {
 				break
 			}
 			g.hs.mu.RUnlock()
+			abortRecording(rec)
 			_, held, err := g.gate(runCtx, a.Agent, a.Session)
 			if held != nil {
 				held()
@@ -366,12 +370,18 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 				passed()
 				return nil, err
 			}
+			rec, unrecorded = g.recordBefore(runCtx, a)
 			g.hs.mu.RLock()
 		}
-		if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+		h := g.blockingLocked(a.Agent, a.Session, g.now())
+		if h != nil && h.Mode == gatehouse.ModeHalt || unrecorded != nil {
 			g.hs.mu.RUnlock()
-			end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
-				gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+			abortRecording(rec)
+			fin := unrecorded
+			if fin == nil {
+				fin = &gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()}
+			}
+			end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *fin)
 			if err != nil {
 				return nil, err
 			}
@@ -385,6 +395,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
 		if err != nil {
 			g.hs.mu.RUnlock()
+			abortRecording(rec)
 			return nil, err
 		}
 		// Write-ahead: nothing starts unless the journal has it durably.
@@ -392,13 +403,15 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		if errors.Is(err, gatehouse.ErrFenced) {
 			g.hs.mu.RUnlock()
 			if err := g.catchUpFor(runCtx); err != nil {
+				abortRecording(rec)
 				passed()
 				return nil, unavailable(err)
 			}
-			continue
+			continue // the recording stands; a halt now in force aborts it above
 		}
 		if err != nil {
 			g.hs.mu.RUnlock()
+			abortRecording(rec)
 			passed()
 			g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
 			if errors.Is(err, gatehouse.ErrOutcomeUnknown) {
@@ -430,6 +443,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	res := g.exec.Run(runCtx, prep)
 	fin := finished(res, context.Cause(runCtx))
 	unregister() // it has ended: a halt from here on must not name it as killed
+	fin.Effects = endRecording(journalCtx, rec)
 	return g.finish(journalCtx, a, fin)
 }
 
@@ -466,6 +480,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		return nil, nil, err
 	}
 	a.Decision, a.Analysis = v.Decision, v.Analysis
+	a.Undo, a.Irreversible = v.Undo, a.Analysis.Irreversible()
 	g.observe(ctx, a)
 	h, second, err := g.gate(runCtx, a.Agent, a.Session)
 	if err != nil {
@@ -482,7 +497,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		passed()
 		return nil, nil, err
 	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis, Undo: a.Undo, Irreversible: a.Irreversible})
 	if err != nil {
 		passed()
 		return nil, nil, err
@@ -719,6 +734,12 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 		return 0, err
 	}
 	if err := g.seedSystems(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.loadWorkspaces(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.closeRollbacks(ctx); err != nil {
 		return 0, err
 	}
 	g.recoverPending(waiting)

@@ -55,6 +55,34 @@ func (c *Client) AddIdentity(ctx context.Context, name string, role gatehouse.Ro
 	return &out, nil
 }
 
+// AddAgentWorkspaces registers an agent with workspaces (absolute
+// directories on the daemon's machine) and returns its token.
+func (c *Client) AddAgentWorkspaces(ctx context.Context, name string, workspaces []string) (*AgentToken, error) {
+	var out AgentToken
+	if err := c.call(ctx, http.MethodPost, "/v1/agents", addAgentRequest{Name: name, Role: gatehouse.RoleAgent, Workspaces: workspaces}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Diff returns what an action changed in its workspaces.
+func (c *Client) Diff(ctx context.Context, id string) (*gateway.DiffResult, error) {
+	var out gateway.DiffResult
+	if err := c.call(ctx, http.MethodGet, "/v1/actions/"+url.PathEscape(id)+"/diff", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Rollback plans (DryRun) or carries out a rollback.
+func (c *Client) Rollback(ctx context.Context, req gateway.RollbackRequest) (*gateway.RollbackResult, error) {
+	var out gateway.RollbackResult
+	if err := c.call(ctx, http.MethodPost, "/v1/rollback", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Agents lists the registered agents and reviewers.
 func (c *Client) Agents(ctx context.Context) ([]*gatehouse.Agent, error) {
 	return c.Identities(ctx, "")

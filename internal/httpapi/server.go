@@ -38,6 +38,8 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/agents/{name}", s.authed(s.agent, http.MethodDelete))
 	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
+	s.mux.HandleFunc("/v1/actions/{id}/diff", s.authed(s.diff, http.MethodGet))
+	s.mux.HandleFunc("/v1/rollback", s.authed(post(s, http.StatusOK, s.gw.Rollback), http.MethodPost))
 	s.mux.HandleFunc("/v1/verify", s.authed(get(s, s.gw.Verify), http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}/attach", s.authed(s.attach, http.MethodPost))
 	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
@@ -182,12 +184,23 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 	if req.Role == "" {
 		req.Role = gatehouse.RoleAgent
 	}
-	a, token, err := s.gw.AddIdentity(r.Context(), p, req.Name, req.Role)
+	if len(req.Workspaces) > 0 && req.Role != gatehouse.RoleAgent {
+		s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "only agents have workspaces"))
+		return
+	}
+	add := s.gw.AddIdentity
+	if len(req.Workspaces) > 0 {
+		add = func(ctx context.Context, p gatehouse.Principal, name string, _ gatehouse.Role) (*gatehouse.Agent, string, error) {
+			return s.gw.AddAgentWorkspaces(ctx, p, name, req.Workspaces)
+		}
+	}
+	a, token, err := add(r.Context(), p, req.Name, req.Role)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
+	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano),
+		Workspaces: a.Workspaces})
 }
 
 func (s *Server) agent(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -283,6 +296,18 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	d, err := s.gw.Diff(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {

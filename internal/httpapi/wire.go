@@ -37,15 +37,17 @@ type Frame struct {
 
 // AgentToken is the answer to POST /v1/agents: the token is shown once.
 type AgentToken struct {
-	Name      string         `json:"name"`
-	Role      gatehouse.Role `json:"role"`
-	Token     string         `json:"token"`
-	CreatedAt string         `json:"created_at"`
+	Name       string         `json:"name"`
+	Role       gatehouse.Role `json:"role"`
+	Token      string         `json:"token"`
+	CreatedAt  string         `json:"created_at"`
+	Workspaces []string       `json:"workspaces,omitempty"`
 }
 
 type addAgentRequest struct {
-	Name string         `json:"name"`
-	Role gatehouse.Role `json:"role,omitempty"` // agent (default) or reviewer
+	Name       string         `json:"name"`
+	Role       gatehouse.Role `json:"role,omitempty"`       // agent (default) or reviewer
+	Workspaces []string       `json:"workspaces,omitempty"` // absolute directories, for agents
 }
 
 // ReviewRequest is the body of POST /v1/actions/{id}/approve and /deny.

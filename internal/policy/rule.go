@@ -21,7 +21,8 @@ type RuleInfo struct {
 	Timeout    time.Duration    `json:"timeout,omitempty"`
 	OnTimeout  string           `json:"on_timeout,omitempty"`
 	EscalateTo []string         `json:"escalate_to,omitempty"`
-	Line       int              `json:"line"` // of the rule in the policy file (1-based)
+	Undo       []string         `json:"undo,omitempty"` // the rule's undo templates
+	Line       int              `json:"line"`           // of the rule in the policy file (1-based)
 }
 
 // On-timeout behaviours of a review.
@@ -45,6 +46,7 @@ type rule struct {
 	maxClass int   // -1: none
 	minRisk  int   // -1: none
 	when     *condition
+	undo     []*undoTemplate
 }
 
 // nameSet is a list of exact names and path.Match globs, any of which
