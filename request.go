@@ -83,6 +83,9 @@ type SessionEventRequest struct {
 	Prompt  string            `json:"prompt,omitempty"`
 	Cwd     string            `json:"cwd,omitempty"`
 	Client  map[string]string `json:"client,omitempty"`
+	// Reach is the harness's credential scan of its own process (names
+	// and paths only), journaled with the event.
+	Reach *CredentialReach `json:"reach,omitempty"`
 }
 
 // Standing is whether a halt covers an agent (and its session) now.
@@ -154,7 +157,8 @@ type RuleInfo struct {
 	Timeout    time.Duration `json:"timeout,omitempty"` // in nanoseconds
 	OnTimeout  string        `json:"on_timeout,omitempty"`
 	EscalateTo []string      `json:"escalate_to,omitempty"`
-	Line       int           `json:"line"` // of the rule in the policy file (1-based)
+	Undo       []string      `json:"undo,omitempty"` // the rule's undo templates
+	Line       int           `json:"line"`           // of the rule in the policy file (1-based)
 }
 
 // PolicyInfo describes the policy in force: the answer to GET /v1/policy.
@@ -179,6 +183,8 @@ type PolicyTestResult struct {
 	Reason   string    `json:"reason"`
 	Decision Decision  `json:"decision"`
 	Analysis *Analysis `json:"analysis"`
+	// Undo is the deciding rule's undo commands, rendered for the action.
+	Undo []Undo `json:"undo,omitempty"`
 }
 
 // ReplayRequest asks how a candidate policy would have decided the
@@ -204,4 +210,69 @@ type ReplayReport struct {
 	Revision  string         `json:"revision"`  // of the candidate
 	Evaluated int            `json:"evaluated"` // actions decided again
 	Changed   []ReplayChange `json:"changed"`
+}
+
+// FileDiff is one change of an action with what it did to the content.
+type FileDiff struct {
+	FileChange
+	// Diff is a unified diff of the content, for text.
+	Diff string `json:"diff,omitempty"`
+	// Note says why there is no diff: a directory, a mode change, binary
+	// content, content not stored.
+	Note string `json:"note,omitempty"`
+}
+
+// DiffResult is what an action changed in its workspaces; the answer to
+// GET /v1/actions/{id}/diff.
+type DiffResult struct {
+	Action string `json:"action"`
+	// Recorded is false when no workspace was recorded for the action.
+	Recorded  bool       `json:"recorded"`
+	Files     []FileDiff `json:"files"`
+	Truncated int        `json:"truncated,omitempty"`
+	Ambiguous []string   `json:"ambiguous,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// RollbackRequest asks to roll back one action, a session's actions, or
+// those since a time (of one agent, if Agent is set). Its JSON form is
+// the body of POST /v1/rollback.
+type RollbackRequest struct {
+	Action  string `json:"action,omitempty"`
+	Session string `json:"session,omitempty"`
+	Since   string `json:"since,omitempty"` // RFC 3339, or a duration before now
+	Agent   string `json:"agent,omitempty"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	Force   bool   `json:"force,omitempty"`
+}
+
+// Rollback statuses beyond the journal's (RollbackDone, …).
+const (
+	RollbackPlanned = "planned" // a dry run
+	RollbackRefused = "refused" // problems, and not forced: nothing was touched
+	RollbackNothing = "nothing" // no file to restore
+)
+
+// RollbackResult is the answer to a rollback: the plan as checked against
+// the disk, and what was done.
+type RollbackResult struct {
+	// ID is the rollback's id in the journal (the subject of its events);
+	// empty for a dry run or a refusal.
+	ID     string `json:"id,omitempty"`
+	Status string `json:"status"` // planned, refused, nothing, done, partial, failed
+	// Problems are what refused it (or, forced, what it went past).
+	Problems []string      `json:"problems,omitempty"`
+	Plan     *RollbackPlan `json:"plan"`
+	Restored int           `json:"restored"`
+}
+
+// CredentialScan is the credential scan a hooked agent's harness reported
+// for its session: what its own process can reach.
+type CredentialScan struct {
+	Session string    `json:"session"`
+	Agent   string    `json:"agent"`
+	Event   string    `json:"event"` // the session event it came with (SessionStart)
+	Time    time.Time `json:"time"`
+	Seq     int64     `json:"seq"` // of the session.event in the journal
+	CredentialReach
 }

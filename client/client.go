@@ -389,6 +389,79 @@ func (c *Client) Verify(ctx context.Context) (*gatehouse.VerifyReport, error) {
 	return &out, nil
 }
 
+// AddAgentWorkspaces registers an agent with workspaces (absolute
+// directories on the daemon's machine, whose changes the gateway records
+// for diff and rollback) and returns its token, as AddAgent does.
+func (c *Client) AddAgentWorkspaces(ctx context.Context, name string, workspaces []string) (*AgentToken, error) {
+	var out AgentToken
+	if err := c.call(ctx, http.MethodPost, "/v1/agents", AddAgentRequest{Name: name, Role: gatehouse.RoleAgent, Workspaces: workspaces}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Diff returns what an action changed in its workspaces. ENOTFOUND for an
+// unknown action.
+func (c *Client) Diff(ctx context.Context, id string) (*gatehouse.DiffResult, error) {
+	var out gatehouse.DiffResult
+	if err := c.call(ctx, http.MethodGet, "/v1/actions/"+url.PathEscape(id)+"/diff", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Rollback plans (req.DryRun) or carries out a rollback. A refusal for
+// problems is a result (Status RollbackRefused), not an error.
+func (c *Client) Rollback(ctx context.Context, req gatehouse.RollbackRequest) (*gatehouse.RollbackResult, error) {
+	var out gatehouse.RollbackResult
+	if err := c.call(ctx, http.MethodPost, "/v1/rollback", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetSecret stores a secret's value in the daemon. It needs the admin
+// token.
+func (c *Client) SetSecret(ctx context.Context, name string, value []byte) (*gatehouse.SealedSecret, error) {
+	var out gatehouse.SealedSecret
+	if err := c.call(ctx, http.MethodPut, "/v1/secrets/"+url.PathEscape(name), SecretRequest{Value: value}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RemoveSecret removes a secret.
+func (c *Client) RemoveSecret(ctx context.Context, name string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/secrets/"+url.PathEscape(name), nil, nil)
+}
+
+// Secrets lists the secrets the daemon holds: names and times.
+func (c *Client) Secrets(ctx context.Context) ([]*gatehouse.SealedSecret, error) {
+	var out []*gatehouse.SealedSecret
+	return out, c.call(ctx, http.MethodGet, "/v1/secrets", nil, &out)
+}
+
+// Credentials lists the credentials agents hold (agent "" for all) and
+// their last use.
+func (c *Client) Credentials(ctx context.Context, agent string) ([]gatehouse.CredentialHolding, error) {
+	path := "/v1/credentials"
+	if agent != "" {
+		path += "?agent=" + url.QueryEscape(agent)
+	}
+	var out []gatehouse.CredentialHolding
+	return out, c.call(ctx, http.MethodGet, path, nil, &out)
+}
+
+// CredentialScan returns the credential scan a hooked session reported.
+// ENOTFOUND if the session has none.
+func (c *Client) CredentialScan(ctx context.Context, session string) (*gatehouse.CredentialScan, error) {
+	var out gatehouse.CredentialScan
+	if err := c.call(ctx, http.MethodGet, "/v1/credentials/scan?session="+url.QueryEscape(session), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // stream sends a run or attach request, with the stdin frames after it if
 // o.Stdin is set, and reads the frames of the answer.
 func (c *Client) stream(ctx context.Context, path string, req gatehouse.RunRequest, o RunOptions) (*gatehouse.Action, error) {

@@ -49,16 +49,24 @@ type ErrorResponse struct {
 // AgentToken is the answer to POST /v1/agents: the new identity and its
 // token, which is shown only here.
 type AgentToken struct {
-	Name      string         `json:"name"`
-	Role      gatehouse.Role `json:"role"`
-	Token     string         `json:"token"`
-	CreatedAt string         `json:"created_at"`
+	Name       string         `json:"name"`
+	Role       gatehouse.Role `json:"role"`
+	Token      string         `json:"token"`
+	CreatedAt  string         `json:"created_at"`
+	Workspaces []string       `json:"workspaces,omitempty"`
 }
 
 // AddAgentRequest is the body of POST /v1/agents.
 type AddAgentRequest struct {
-	Name string         `json:"name"`
-	Role gatehouse.Role `json:"role,omitempty"` // agent (default) or reviewer
+	Name       string         `json:"name"`
+	Role       gatehouse.Role `json:"role,omitempty"`       // agent (default) or reviewer
+	Workspaces []string       `json:"workspaces,omitempty"` // absolute directories, for agents
+}
+
+// SecretRequest is the body of PUT /v1/secrets/{name}. Value is base64
+// in JSON, so that any bytes survive the trip.
+type SecretRequest struct {
+	Value []byte `json:"value"`
 }
 
 // ResumeRequest is the body of POST /v1/resume.

@@ -34,8 +34,10 @@ Claude Code's hook protocol:
   PostToolUse,   the outcome is recorded on the same action, matched by
   PostToolUseFailure  tool_use_id.
   SessionStart,  journaled as session events (the prompt is the session's
-  UserPromptSubmit,   stated intent).
-  SessionEnd, Stop
+  UserPromptSubmit,   stated intent). SessionStart also records which
+  SessionEnd, Stop    credentials the session's process can reach — names of
+                 credential-like variables and paths of readable credential
+                 files, never a value (see gatehouse creds scan).
   Every event but PreToolUse answers {} — or, when a halt covers the agent,
   "continue": false with the halt's reason, which ends the Claude Code
   session.
@@ -134,10 +136,18 @@ func runHook(ctx context.Context, c *command, e *Env, args []string) (code int) 
 		return hookStanding(e, st)
 	}
 	// Session events: journaled (the prompt is the session's stated
-	// intent); a halt ends the session.
-	st, err := cl.SessionEvent(ctx, gatehouse.SessionEventRequest{Session: ev.SessionID, Event: ev.Event, Prompt: ev.Prompt, Cwd: ev.Cwd,
+	// intent); a halt ends the session. At its start, the session's
+	// credential scan goes with it: this hook runs in Claude Code's
+	// process tree with its environment, so what it reaches, the agent's
+	// tools reach.
+	req := gatehouse.SessionEventRequest{Session: ev.SessionID, Event: ev.Event, Prompt: ev.Prompt, Cwd: ev.Cwd,
 		Client: map[string]string{"harness": "claude-code", "transcript_path": ev.TranscriptPath, "permission_mode": ev.PermissionMode,
-			"source": ev.Source, "reason": ev.Reason}})
+			"source": ev.Source, "reason": ev.Reason}}
+	if ev.Event == "SessionStart" {
+		r := scanSelf(e, ev.Cwd, e.Getenv("CLAUDE_PROJECT_DIR")) // creds.go
+		req.Reach = &r
+	}
+	st, err := cl.SessionEvent(ctx, req)
 	if err != nil {
 		return hookFail(e, failOpen, errorLine(err))
 	}

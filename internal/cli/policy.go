@@ -28,8 +28,9 @@ column, and the policy in force stays.
 show lists the rules in force and the policy's revision.
 
 test explains, without running anything, which rule decides CMD and why,
-with the analysis of the command (class, risk, reasons, the commands found).
-JSON: {"effect","rule","reason","decision","analysis"}.
+with the analysis of the command (class, risk, reasons, the commands found)
+and the rule's undo commands rendered for it. JSON:
+{"effect","rule","reason","decision","analysis","undo"}.
 
 reload makes the daemon load its policy file now (admin token).
 
@@ -132,6 +133,13 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 			}
 			for _, cmd := range a.Commands {
 				fmt.Fprintf(e.Stdout, "command:  %s %s (%s, risk %d)\n", cmd.Name, strings.Join(cmd.Args, " "), cmd.Class, cmd.Risk)
+			}
+		}
+		for _, u := range res.Undo {
+			if u.Command != "" {
+				fmt.Fprintf(e.Stdout, "undo:     %s\n", u.Command)
+			} else {
+				fmt.Fprintf(e.Stdout, "undo:     (not rendered: %s: %s)\n", u.Template, u.Error)
 			}
 		}
 	case "replay":

@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 )
 
 var verifyCmd = &command{
 	name:    "verify",
 	summary: "check that the journal is intact",
-	help: `Usage: gatehouse verify [--store FILE] [-o text|json]
+	help: `Usage: gatehouse verify [--store FILE|URL] [-o text|json]
 
 Walks the journal from its first event, checking each event's hash and its
 link to the one before, then rebuilds every action and agent from the
@@ -22,11 +23,13 @@ the first event that was altered, deleted, inserted or reordered, and each
 action or agent row that differs from the journal.
 
 By default the daemon verifies its own journal (admin token). With --store,
-verify opens the SQLite file itself, read-only: it works while the daemon
-is stopped, or beside it.
+verify opens the store itself, read-only: a SQLite file, while its daemon
+is stopped or beside it; or a PostgreSQL database (postgres://…), beside
+the replicas that use it, reading one consistent snapshot of it.
 
 Flags:
-  --store FILE   verify this database file directly instead of asking the daemon
+  --store FILE|URL  verify this SQLite file or PostgreSQL database directly
+                    instead of asking the daemon
   -o FORMAT      text (default) or json
 `,
 	run: runVerify,
@@ -70,6 +73,19 @@ func runVerify(ctx context.Context, c *command, e *Env, args []string) int {
 }
 
 func verifyFile(ctx context.Context, path string) (*gatehouse.VerifyReport, error) {
+	if postgres.IsURL(path) {
+		s, err := postgres.OpenReadOnly(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		var rep *gatehouse.VerifyReport
+		err = s.Snapshot(ctx, func(snap gatehouse.Store) error {
+			rep, err = gatehouse.Verify(ctx, snap)
+			return err
+		})
+		return rep, err
+	}
 	s, err := sqlite.OpenReadOnly(ctx, path)
 	if err != nil {
 		return nil, err

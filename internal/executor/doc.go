@@ -169,6 +169,11 @@
 // never written to after Run returns; a sink that blocks stalls the stream
 // (the process blocks on a full pipe) and Run with it.
 //
+// With Spec.Filter, each stream passes through its own filter first (the
+// gateway's redaction of secrets): what is kept, counted, hashed and sent
+// to the sink is the filtered stream, and what a filter holds back is
+// flushed when the stream ends, including when the drain timeout cuts it.
+//
 // After the leader has exited and its processes have been killed, Run
 // waits at most DrainTimeout for the pipes to reach end of file, then
 // closes them: a process that escaped may hold them open indefinitely.

@@ -155,6 +155,21 @@ type Spec struct {
 	// again; the output is still captured and the process not disturbed.
 	// Sinks are not written to after Run returns.
 	Stdout, Stderr io.Writer
+	// Filter, if not nil, is called once per output stream for a filter
+	// that every byte of it passes through before anything else sees it:
+	// the head, the count, the hash and the sink are all of the filtered
+	// stream. The gateway redacts secrets with it.
+	Filter func() Filter
+}
+
+// Filter transforms one output stream, which arrives in chunks. Write
+// returns what may be passed on now (it may hold bytes back, as a
+// redactor does while they could be the start of a secret); Flush
+// returns what it held, at the end of the stream. Neither retains the
+// slice it returns or is given.
+type Filter interface {
+	Write(p []byte) []byte
+	Flush() []byte
 }
 
 // Result is how one run ended.
@@ -317,6 +332,9 @@ func (e *Executor) Run(ctx context.Context, p Prepared) Result {
 
 	stdout := newCapture(e.cfg.OutputCap, spec.Stdout)
 	stderr := newCapture(e.cfg.OutputCap, spec.Stderr)
+	if spec.Filter != nil {
+		stdout.filter, stderr.filter = spec.Filter(), spec.Filter()
+	}
 	if spec.Stdout != nil && sameWriter(spec.Stdout, spec.Stderr) {
 		// As exec.Cmd does: one writer is never written to concurrently.
 		mu := new(sync.Mutex)

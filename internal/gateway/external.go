@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,8 @@ const maxExternalInput = 64 << 10
 // so that the harness can report an outcome by it.
 type external struct {
 	mu    sync.Mutex
-	byUse map[string]string // tool_use_id → action id
+	byUse map[string]string    // tool_use_id → action id
+	recs  map[string]Recording // action id → its workspace recording, until Complete
 }
 
 // Request decides an external action, waits for review if its decision
@@ -114,24 +116,55 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
-	g.hs.mu.RLock()
-	defer g.hs.mu.RUnlock()
+	rec, unrecorded := g.recordBefore(ctx, a) // the state before the harness carries it out
 	defer passed()
-	var last gatehouse.Event
-	var err error
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
-	} else {
-		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	}
-	if err != nil {
-		return nil, err
-	}
-	linked, err := g.store.Append(ctx, append(before, last)...)
-	if err != nil {
-		return nil, unavailable(err)
+	var linked []gatehouse.Event
+	for {
+		g.hs.mu.RLock()
+		var last gatehouse.Event
+		var err error
+		ends := true // last finishes the action: no fence needed
+		if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		} else if unrecorded != nil {
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *unrecorded)
+		} else {
+			ends = false
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
+		}
+		if err != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			return nil, err
+		}
+		if ends {
+			linked, err = g.store.Append(ctx, append(before, last)...)
+		} else {
+			linked, err = g.appendStart(ctx, append(before, last)...)
+		}
+		g.hs.mu.RUnlock()
+		if errors.Is(err, gatehouse.ErrFenced) {
+			if err := g.catchUpFor(ctx); err != nil {
+				abortRecording(rec)
+				return nil, unavailable(err)
+			}
+			continue // a halt this replica had not applied: decide again
+		}
+		if err != nil {
+			abortRecording(rec)
+			if !ends && errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+				g.keepEnd(a.ID, "interrupted: the journal's answer to its start was lost")
+			}
+			return nil, unavailable(err)
+		}
+		break
 	}
 	out, err := project(base, linked)
+	if err != nil || out.Status != gatehouse.StatusRunning {
+		abortRecording(rec)
+	} else {
+		g.keepRecording(out.ID, rec)
+	}
 	if err == nil && out.Status == gatehouse.StatusRunning {
 		if id := out.Client["tool_use_id"]; id != "" {
 			g.ext.mu.Lock()
@@ -156,6 +189,18 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out gateh
 		delete(g.ext.byUse, p.Name+"\x00"+out.ToolUseID)
 		g.ext.mu.Unlock()
 	}
+	if id == "" && out.ToolUseID != "" && g.rep != nil {
+		// Started through another replica: find it in the journal.
+		open, err := g.store.Running(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range open {
+			if a.Agent == p.Name && a.External && a.Status == gatehouse.StatusRunning && a.Client["tool_use_id"] == out.ToolUseID {
+				id = a.ID
+			}
+		}
+	}
 	if id == "" {
 		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no running action for tool_use_id %q", out.ToolUseID)
 	}
@@ -178,6 +223,7 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out gateh
 		d := float64(g.now().Sub(*a.StartedAt).Microseconds()) / 1000
 		fin.DurationMS = &d
 	}
+	fin.Effects = endRecording(context.WithoutCancel(ctx), g.takeRecording(a.ID))
 	return g.finish(context.WithoutCancel(ctx), a, fin)
 }
 
@@ -226,8 +272,11 @@ func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req g
 	case len(req.Client) > 16:
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "too many client fields")
 	}
+	if err := validateReach(req.Reach); err != nil { // credentials.go
+		return nil, err
+	}
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventSession, req.Session, gatehouse.SessionEvent{
-		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client})
+		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client, Reach: req.Reach})
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,11 @@ type PolicyFile struct {
 }
 
 func (f *PolicyFile) options() policy.Options {
-	return policy.Options{Analyze: f.Analyze.Shell, Filename: f.Path}
+	opts := policy.Options{Analyze: f.Analyze.Shell, Filename: f.Path}
+	if f.Analyze.Shell != nil && f.Analyze.Argv != nil {
+		opts.AnalyzeAction = f.Analyze.Analyze // examples of other kinds are analysed as their actions are
+	}
+	return opts
 }
 
 func (g *Gateway) policyFile() (*PolicyFile, error) {
@@ -115,7 +119,8 @@ func (g *Gateway) TestPolicy(ctx context.Context, p gatehouse.Principal, req gat
 	if err != nil {
 		return nil, err
 	}
-	return &gatehouse.PolicyTestResult{Effect: v.Decision.Effect, Rule: v.Decision.Rule, Reason: v.Decision.Reason, Decision: v.Decision, Analysis: v.Analysis}, nil
+	return &gatehouse.PolicyTestResult{Effect: v.Decision.Effect, Rule: v.Decision.Rule, Reason: v.Decision.Reason, Decision: v.Decision, Analysis: v.Analysis,
+		Undo: v.Undo}, nil
 }
 
 // ReplayPolicy decides the recorded actions since req.Since again by the

@@ -116,6 +116,11 @@ func (g *Gateway) expire(id string) {
 		return
 	}
 	now := g.now()
+	if d := g.deadline(a); g.rep != nil && now.Before(d) {
+		// Not yet: another replica escalated it.
+		g.arm(w, d)
+		return
+	}
 	if a.Approved() >= a.ApprovalsNeeded() {
 		if w.attached {
 			g.arm(w, now.Add(time.Second)) // it is starting; look again if it does not
@@ -139,8 +144,7 @@ func (g *Gateway) expire(id string) {
 			}
 		}
 		if err != nil {
-			g.log.Error("escalating an approval failed; retrying", "action", id, "err", err)
-			g.arm(w, now.Add(time.Second))
+			g.retryPending(w, a.ID, "escalating an approval", err)
 			return
 		}
 		g.log.Info("approval escalated", "action", id, "to", a.Decision.Reviewers, "until", *a.EscalatedUntil)
@@ -162,8 +166,7 @@ func (g *Gateway) closePending(ctx context.Context, w *waiter, a *gatehouse.Acti
 		linked, err = g.store.Append(ctx, end)
 	}
 	if err != nil {
-		g.log.Error("closing a pending action failed; retrying", "action", a.ID, "err", err)
-		g.arm(w, g.now().Add(time.Second))
+		g.retryPending(w, a.ID, "closing a pending action", err)
 		return
 	}
 	if final, err := project(a, linked); err == nil {
@@ -174,6 +177,20 @@ func (g *Gateway) closePending(ctx context.Context, w *waiter, a *gatehouse.Acti
 	w.release(false)
 	g.log.Info("pending action closed", "action", a.ID, "status", fin.Status, "reason", fin.Error)
 	g.notifyResolved(a.ID)
+}
+
+// retryPending looks at a pending action again after a journal write
+// about it failed: soon if the journal is unavailable, at once if the
+// write no longer fit (another replica reviewed, escalated or closed it
+// meanwhile), which is no error. Callers hold g.rv.mu.
+func (g *Gateway) retryPending(w *waiter, id, what string, err error) {
+	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE && g.rep != nil {
+		g.log.Info(what+": the action changed meanwhile; looking again", "action", id, "err", gatehouse.ErrorMessage(err))
+		g.arm(w, g.now())
+		return
+	}
+	g.log.Error(what+" failed; retrying", "action", id, "err", err)
+	g.arm(w, g.now().Add(time.Second))
 }
 
 // MaxLearnedTTL bounds how long a learned rule may last.
@@ -284,15 +301,24 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 		}
 	}
 	g.log.Info("action reviewed", "action", id, "by", p.Name, "verdict", verdict, "approvals", a.Approved(), "needed", a.ApprovalsNeeded())
-	w := g.watch(a)
+	// With replicas the agent may wait on another one, which follows the
+	// journal and releases it; here only a waiter that exists is touched.
+	w := g.rv.waiters[id]
+	if w == nil && g.rep == nil {
+		w = g.watch(a)
+	}
 	switch {
 	case verdict == gatehouse.VerdictDeny:
 		g.unwatch(id)
-		w.release(false)
+		if w != nil {
+			w.release(false)
+		}
 		g.notifyResolved(id)
 		go g.observe(journalCtx, a) // outside rv.mu: a tripwire's halt takes it
 	case a.Approved() >= a.ApprovalsNeeded():
-		w.release(true)
+		if w != nil {
+			w.release(true)
+		}
 		g.notifyResolved(id)
 	}
 	return a, nil

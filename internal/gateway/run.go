@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -206,7 +205,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req gatehouse.
 		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
 	}
 
-	prep, fin := g.prepare(a, &req, sink)
+	prep, fin := g.prepare(runCtx, a, &req, sink)
 	if fin != nil {
 		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
 	}
@@ -274,6 +273,11 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 	}
 	g.rv.mu.Lock()
 	w := g.rv.waiters[id]
+	if w == nil && g.rep != nil && a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
+		// It waits on another replica, which the agent no longer reaches
+		// (or which is gone): wait here.
+		w = g.watch(a)
+	}
 	switch {
 	case a.Status != gatehouse.StatusPending || w == nil:
 		g.rv.mu.Unlock()
@@ -285,7 +289,7 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 	w.attached = true
 	g.rv.mu.Unlock()
 
-	prep, fin := g.prepare(a, &req, sink)
+	prep, fin := g.prepare(runCtx, a, &req, sink)
 	if fin != nil {
 		g.rv.mu.Lock()
 		g.closePending(journalCtx, w, a, *fin)
@@ -332,13 +336,18 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 	return a, err
 }
 
-// prepare resolves a's program. If it cannot be run, it returns the end to
-// journal instead (127 not found, 126 not executable).
-func (g *Gateway) prepare(a *gatehouse.Action, req *gatehouse.RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+// prepare resolves a's program and gives it its credentials. If it cannot
+// be run, it returns the end to journal instead (127 not found, 126 not
+// executable, or a credential it was granted cannot be given).
+func (g *Gateway) prepare(ctx context.Context, a *gatehouse.Action, req *gatehouse.RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+	creds, filter, fin := g.inject(ctx, a) // credentials.go
+	if fin != nil {
+		return executor.Prepared{}, fin
+	}
 	spec := executor.Spec{
-		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req),
+		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req, creds),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
-		Stdout:  sink.Stdout, Stderr: sink.Stderr,
+		Stdout:  sink.Stdout, Stderr: sink.Stderr, Filter: filter,
 	}
 	if a.Stdin && sink.Stdin != nil {
 		spec.Stdin = sink.Stdin
@@ -366,52 +375,83 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	// The workspaces' state before it starts, taken outside the halts'
+	// lock (a walk takes milliseconds) and again after a pause.
+	rec, unrecorded := g.recordBefore(runCtx, a)
 	// Under the halts' read lock: a halt issued from here on finds this
 	// action among the running and kills it; one issued before refuses it;
-	// a pause holds it.
-	g.hs.mu.RLock()
+	// a pause holds it. With replicas, one issued elsewhere that this
+	// replica has not applied yet fences the start (appendStart): catch
+	// up and decide again.
+	var linked []gatehouse.Event
 	for {
-		h := g.blockingLocked(a.Agent, a.Session, g.now())
-		if h == nil || h.Mode == gatehouse.ModeHalt {
-			break
-		}
-		g.hs.mu.RUnlock()
-		_, held, err := g.gate(runCtx, a.Agent, a.Session)
-		if held != nil {
-			held()
-		}
-		if err != nil {
-			passed()
-			return nil, err
-		}
 		g.hs.mu.RLock()
-	}
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		g.hs.mu.RUnlock()
-		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
-			gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		for unrecorded == nil {
+			h := g.blockingLocked(a.Agent, a.Session, g.now())
+			if h == nil || h.Mode == gatehouse.ModeHalt {
+				break
+			}
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			_, held, err := g.gate(runCtx, a.Agent, a.Session)
+			if held != nil {
+				held()
+			}
+			if err != nil {
+				passed()
+				return nil, err
+			}
+			rec, unrecorded = g.recordBefore(runCtx, a)
+			g.hs.mu.RLock()
+		}
+		h := g.blockingLocked(a.Agent, a.Session, g.now())
+		if h != nil && h.Mode == gatehouse.ModeHalt || unrecorded != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			fin := unrecorded
+			if fin == nil {
+				fin = &gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()}
+			}
+			end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *fin)
+			if err != nil {
+				return nil, err
+			}
+			linked, err := g.store.Append(journalCtx, append(before, end)...)
+			passed()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			return project(base, linked)
+		}
+		started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
 		if err != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
 			return nil, err
 		}
-		linked, err := g.store.Append(journalCtx, append(before, end)...)
-		passed()
+		// Write-ahead: nothing starts unless the journal has it durably.
+		linked, err = g.appendStart(journalCtx, append(before, started)...)
+		if errors.Is(err, gatehouse.ErrFenced) {
+			g.hs.mu.RUnlock()
+			if err := g.catchUpFor(runCtx); err != nil {
+				abortRecording(rec)
+				passed()
+				return nil, unavailable(err)
+			}
+			continue // the recording stands; a halt now in force aborts it above
+		}
 		if err != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			passed()
+			g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
+			if errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+				// The start may be in the journal: make sure it ends.
+				g.keepEnd(a.ID, "interrupted: it never ran (the journal's answer to its start was lost)")
+			}
 			return nil, unavailable(err)
 		}
-		return project(base, linked)
-	}
-	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	if err != nil {
-		g.hs.mu.RUnlock()
-		return nil, err
-	}
-	// Write-ahead: nothing starts unless the journal has it durably.
-	linked, err := g.store.Append(journalCtx, append(before, started)...)
-	if err != nil {
-		g.hs.mu.RUnlock()
-		passed()
-		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
-		return nil, unavailable(err)
+		break
 	}
 	g.mu.Lock()
 	g.runs[a.ID] = runEntry{agent: a.Agent, session: a.Session, cancel: cancel}
@@ -424,7 +464,8 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		g.mu.Unlock()
 	})
 	defer unregister()
-	if a, err = project(base, linked); err != nil {
+	a, err := project(base, linked)
+	if err != nil {
 		return nil, err
 	}
 	if sink.Started != nil {
@@ -433,6 +474,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	res := g.exec.Run(runCtx, prep)
 	fin := finished(res, context.Cause(runCtx))
 	unregister() // it has ended: a halt from here on must not name it as killed
+	fin.Effects = endRecording(journalCtx, rec)
 	return g.finish(journalCtx, a, fin)
 }
 
@@ -469,6 +511,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		return nil, nil, err
 	}
 	a.Decision, a.Analysis = v.Decision, v.Analysis
+	a.Undo, a.Irreversible = v.Undo, a.Analysis.Irreversible()
 	g.observe(ctx, a)
 	h, second, err := g.gate(runCtx, a.Agent, a.Session)
 	if err != nil {
@@ -485,7 +528,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		passed()
 		return nil, nil, err
 	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis, Undo: a.Undo, Irreversible: a.Irreversible})
 	if err != nil {
 		passed()
 		return nil, nil, err
@@ -546,7 +589,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
-		Stdin: req.Stdin, Status: gatehouse.StatusPending,
+		Stdin: req.Stdin, Status: gatehouse.StatusPending, Replica: g.replica,
 	}
 	if a.TimeoutMS == 0 && g.cfg.DefaultTimeout > 0 {
 		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
@@ -562,6 +605,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse
 		a.EnvNames = append(a.EnvNames, name)
 	}
 	slices.Sort(a.EnvNames)
+	g.grant(a) // credentials.go
 	return a
 }
 
@@ -569,20 +613,24 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 	return gatehouse.ActionRequested{
 		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
-		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Stdin: a.Stdin,
+		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Stdin: a.Stdin, Credentials: a.Credentials,
 		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
+		Replica: a.Replica,
 	}
 }
 
 // environ builds a command's complete environment: the base environment,
-// the client's allowed variables, then the gateway's own, which a client
-// cannot override.
-func (g *Gateway) environ(a *gatehouse.Action, req *gatehouse.RunRequest) []string {
+// the client's allowed variables, the action's credentials, then the
+// gateway's own; neither of the last two can a client override.
+func (g *Gateway) environ(a *gatehouse.Action, req *gatehouse.RunRequest, creds map[string]string) []string {
 	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
 	for k, v := range g.cfg.BaseEnv {
 		env[k] = v
 	}
 	for k, v := range req.Env {
+		env[k] = v
+	}
+	for k, v := range creds {
 		env[k] = v
 	}
 	env["GATEHOUSE_ACTION_ID"] = a.ID
@@ -664,6 +712,9 @@ func (g *Gateway) finish(ctx context.Context, a *gatehouse.Action, fin gatehouse
 	linked, err := g.store.Append(ctx, end)
 	if err != nil {
 		g.log.Error("journal: recording an action's end failed", "action", a.ID, "err", err)
+		if gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE {
+			g.keep(end) // journaled when the store is back (replicas)
+		}
 		return a, unavailable(err)
 	}
 	if a, err = project(a, linked); err == nil {
@@ -685,12 +736,26 @@ func unavailable(err error) error {
 // new events (old ones are never edited), then journals daemon.started.
 // It returns how many actions it closed.
 func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) (int, error) {
+	if g.rep != nil {
+		// Follow from here: what is appended while the state below is
+		// rebuilt is applied again, which is harmless.
+		head, err := g.rep.sh.Head(ctx)
+		if err != nil {
+			return 0, err
+		}
+		g.rep.applied.Store(head)
+	}
 	open, err := g.store.Running(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var waiting []*gatehouse.Action
 	for _, a := range open {
+		if !g.own(a) {
+			// Another replica's: live, it goes on; dead, it is taken over
+			// once its claim has been free for the grace period.
+			continue
+		}
 		if a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
 			waiting = append(waiting, a) // still waiting for its reviewers: keep it
 			continue
@@ -711,13 +776,23 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 	if err := g.seedSystems(ctx); err != nil {
 		return 0, err
 	}
+	if err := g.loadWorkspaces(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.closeRollbacks(ctx); err != nil {
+		return 0, err
+	}
 	g.recoverPending(waiting)
+	started.Replica = g.replica
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStarted, "", started)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := g.store.Append(ctx, ev); err != nil {
 		return 0, err
+	}
+	if g.rep != nil {
+		g.startReplica()
 	}
 	return started.Interrupted, nil
 }
@@ -732,15 +807,14 @@ func (g *Gateway) loadLearned(ctx context.Context) error {
 	return g.store.EventsOfType(ctx, types, func(e gatehouse.Event) error {
 		switch e.Type {
 		case gatehouse.EventRuleLearned:
-			var r gatehouse.RuleLearned
-			if err := json.Unmarshal(e.Data, &r); err != nil {
-				return gatehouse.WrapError(gatehouse.EINTERNAL, "gateway.loadLearned", err, "")
+			r, ok := learnedRule(e)
+			if !ok {
+				return gatehouse.Errorf(gatehouse.EINTERNAL, "event %d: malformed rule.learned", e.Seq)
 			}
 			if !r.ExpiresAt.After(now) {
 				return nil
 			}
-			return g.learned.Add(gatehouse.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
-				CreatedBy: r.CreatedBy, FromAction: r.FromAction, CreatedAt: e.Time, ExpiresAt: r.ExpiresAt})
+			return g.learned.Add(r)
 		case gatehouse.EventRuleRemoved:
 			_ = g.learned.Remove(e.Subject) // it may have expired meanwhile
 		}

@@ -6,7 +6,7 @@
 //
 // Every error body is {"error":{"code":"E…","message":"…"}} with a stable
 // code from the domain package, mapped to an HTTP status in one table
-// (statusOf). POST /v1/run answers with a stream of newline-delimited JSON
+// (StatusOf). POST /v1/run answers with a stream of newline-delimited JSON
 // frames (client.Frame): started, stdout and stderr chunks as the command
 // produces them, then finished. A run request with "stdin": true is full
 // duplex: its body goes on, after the request object, with stdin frames

@@ -39,6 +39,8 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/agents/{name}", s.authed(s.agent, http.MethodDelete))
 	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
+	s.mux.HandleFunc("/v1/actions/{id}/diff", s.authed(s.diff, http.MethodGet))
+	s.mux.HandleFunc("/v1/rollback", s.authed(post(s, http.StatusOK, s.gw.Rollback), http.MethodPost))
 	s.mux.HandleFunc("/v1/verify", s.authed(get(s, s.gw.Verify), http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}/attach", fullDuplex(s.authed(s.attach, http.MethodPost)))
 	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
@@ -59,6 +61,7 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/test", s.authed(post(s, http.StatusOK, s.gw.TestPolicy), http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/replay", s.authed(post(s, http.StatusOK, s.gw.ReplayPolicy), http.MethodPost))
+	s.credentialRoutes() // credentials.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	})
@@ -203,12 +206,23 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 	if req.Role == "" {
 		req.Role = gatehouse.RoleAgent
 	}
-	a, token, err := s.gw.AddIdentity(r.Context(), p, req.Name, req.Role)
+	if len(req.Workspaces) > 0 && req.Role != gatehouse.RoleAgent {
+		s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "only agents have workspaces"))
+		return
+	}
+	add := s.gw.AddIdentity
+	if len(req.Workspaces) > 0 {
+		add = func(ctx context.Context, p gatehouse.Principal, name string, _ gatehouse.Role) (*gatehouse.Agent, string, error) {
+			return s.gw.AddAgentWorkspaces(ctx, p, name, req.Workspaces)
+		}
+	}
+	a, token, err := add(r.Context(), p, req.Name, req.Role)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, client.AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
+	writeJSON(w, http.StatusCreated, client.AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano),
+		Workspaces: a.Workspaces})
 }
 
 func (s *Server) agent(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -263,6 +277,22 @@ func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
 			}
 		case "grep":
 			f.Grep = val
+		case "system":
+			f.System = val
+		case "risk":
+			f.MinRisk, err = strconv.Atoi(val)
+			if err != nil || f.MinRisk < 0 || f.MinRisk > gatehouse.MaxRisk {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid risk %q: use 0 to %d", val, gatehouse.MaxRisk)
+			}
+		case "before":
+			f.Before, err = gatehouse.ParseCursor(val)
+		case "after":
+			f.After, err = gatehouse.ParseCursor(val)
+		case "oldest":
+			f.Oldest, err = strconv.ParseBool(val)
+			if err != nil {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid oldest %q: use true or false", val)
+			}
 		case "limit":
 			f.Limit, err = strconv.Atoi(val)
 			if err != nil || f.Limit < 1 || f.Limit > gatehouse.MaxLimit {
@@ -288,6 +318,18 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	d, err := s.gw.Diff(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -530,7 +572,7 @@ func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	code := gatehouse.ErrorCode(err)
-	writeJSON(w, statusOf(code), client.ErrorResponse{Error: client.ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+	writeJSON(w, StatusOf(code), client.ErrorResponse{Error: client.ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
 }
 
 func (s *Server) logError(r *http.Request, err error) {

@@ -6,8 +6,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 )
 
-// statusOf maps error codes to HTTP statuses: the one table.
-func statusOf(code string) int {
+// StatusOf maps error codes to HTTP statuses: the one table, shared by the
+// API and the console.
+func StatusOf(code string) int {
 	switch code {
 	case gatehouse.EINVALID:
 		return http.StatusBadRequest

@@ -44,16 +44,26 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// agentToken returns the request's bearer token if it is an agent's;
+// otherwise it answers 401 or 403 and returns false.
+func agentToken(w http.ResponseWriter, r *http.Request, auth Authenticator) (string, bool) {
 	tok := bearer(r)
-	p, err := h.auth.Authenticate(r.Context(), tok)
+	p, err := auth.Authenticate(r.Context(), tok)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 		http.Error(w, `{"error":{"code":"EUNAUTHORIZED","message":"`+gatehouse.ErrorMessage(err)+`"}}`, http.StatusUnauthorized)
-		return
+		return "", false
 	}
 	if p.Role != gatehouse.RoleAgent {
 		http.Error(w, `{"error":{"code":"EFORBIDDEN","message":"MCP is for agents: use an agent's token"}}`, http.StatusForbidden)
+		return "", false
+	}
+	return tok, true
+}
+
+func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tok, ok := agentToken(w, r, h.auth)
+	if !ok {
 		return
 	}
 	hash := gateway.HashToken(tok)

@@ -65,6 +65,7 @@ type RunCommandIn struct {
 	Cwd            string `json:"cwd,omitempty" jsonschema:"working directory (default: the server's)"`
 	Intent         string `json:"intent,omitempty" jsonschema:"why you run it, for the journal and reviewers"`
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty" jsonschema:"kill it after this many seconds"`
+	System         string `json:"system,omitempty" jsonschema:"the system it acts on (e.g. github): the credentials the gateway grants you for it are put into its environment, never shown to you"`
 }
 
 // RunCommandOut is run_command's result.
@@ -77,7 +78,7 @@ type RunCommandOut struct {
 
 func (t *tools) runCommand(ctx context.Context, _ *sdk.CallToolRequest, in RunCommandIn) (*sdk.CallToolResult, RunCommandOut, error) {
 	var stdout, stderr bytes.Buffer
-	req := gatehouse.RunRequest{Shell: true, Command: in.Command, Cwd: t.abs(in.Cwd), Intent: in.Intent,
+	req := gatehouse.RunRequest{Shell: true, Command: in.Command, Cwd: t.abs(in.Cwd), Intent: in.Intent, System: in.System,
 		Session: t.opts.Session, Model: t.opts.Model, TimeoutMS: int64(in.TimeoutSeconds) * 1000}
 	a, err := t.cl.Run(ctx, req, client.RunOptions{Stdout: &capped{w: &stdout}, Stderr: &capped{w: &stderr}})
 	if err != nil {

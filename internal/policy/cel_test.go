@@ -37,6 +37,37 @@ rules:
 	}
 }
 
+// TestCELCredentials: a rule can hold for review whatever would run with
+// a credential, unless it is the program the credential is for.
+func TestCELCredentials(t *testing.T) {
+	p := mustParse(t, `
+version: 1
+default: allow
+rules:
+  - id: gh-token-only-for-gh
+    effect: review
+    reason: runs with GITHUB_TOKEN but is not gh
+    when: '"GITHUB_TOKEN" in action.credentials && !(analysis.commands.size() == 1 && analysis.commands[0].name == "gh")'
+`)
+	gh := []gatehouse.CredentialRef{{Secret: "GITHUB_TOKEN", Env: "GH_TOKEN"}}
+	for _, tc := range []struct {
+		cmd   string
+		creds []gatehouse.CredentialRef
+		want  gatehouse.Effect
+	}{
+		{"gh pr list", gh, gatehouse.EffectAllow},
+		{"sh -c 'echo $GH_TOKEN | base64'", gh, gatehouse.EffectReview},
+		{"gh pr list | tee out", gh, gatehouse.EffectReview},
+		{"echo $GH_TOKEN", nil, gatehouse.EffectAllow},
+	} {
+		a := shellAction("ci", tc.cmd)
+		a.Credentials = tc.creds
+		if got := decide(p, a, nil); got.Decision.Effect != tc.want {
+			t.Errorf("%q with %v: %s (%s), want %s", tc.cmd, tc.creds, got.Decision.Effect, got.Decision.Reason, tc.want)
+		}
+	}
+}
+
 // TestCELRuntimeError: an expression that fails at run time does not
 // match, and the decision fails closed to at least review, saying why.
 func TestCELRuntimeError(t *testing.T) {

@@ -23,11 +23,13 @@ type rule struct {
 	agents   *nameSet
 	sessions *nameSet
 	systems  *nameSet
+	mcpTools *nameSet // mcp_tool: only mcp_tool actions, by their tool (see mcpName)
 	cmd      *commandMatcher
 	classes  uint8 // bit i set: a class of severity i matches; 0: no class matcher
 	maxClass int   // -1: none
 	minRisk  int   // -1: none
 	when     *condition
+	undo     []*undoTemplate
 }
 
 // nameSet is a list of exact names and path.Match globs, any of which
@@ -113,6 +115,9 @@ const (
 // matchStatic checks every matcher but `when`, cheapest first.
 func (r *rule) matchStatic(a *gatehouse.Action, sev, risk int) bool {
 	if r.kinds != nil && !containsKind(r.kinds, a.Kind) {
+		return false
+	}
+	if r.mcpTools != nil && a.Kind != gatehouse.KindMCPTool {
 		return false
 	}
 	if r.classes != 0 && r.classes&(1<<sev) == 0 {
