@@ -188,9 +188,19 @@ type ActionQuery struct {
 	Since, Until string
 	Agent        string
 	Session      string
+	System       string // the system the action claimed (run --system)
 	Status       gatehouse.Status
+	MinRisk      int    // analysed risk at least this (0 to 100; 0 does not filter)
 	Grep         string // substring of the command or the intent
-	Limit        int    // the newest Limit matches; 0 for the daemon's default (1000)
+	// Before and After page through the journal: the actions strictly
+	// before or after a cursor in (time, id) order (Action.Cursor); zero
+	// cursors do not filter.
+	Before, After gatehouse.Cursor
+	// Limit keeps the newest Limit matches — or, with Oldest, the oldest
+	// (the page just after After); 0 for the daemon's default (1000).
+	// Either way the result is oldest first.
+	Limit  int
+	Oldest bool
 }
 
 func (q ActionQuery) values() url.Values {
@@ -204,17 +214,26 @@ func (q ActionQuery) values() url.Values {
 	set("until", q.Until)
 	set("agent", q.Agent)
 	set("session", q.Session)
+	set("system", q.System)
 	set("status", string(q.Status))
+	if q.MinRisk != 0 {
+		v.Set("risk", strconv.Itoa(q.MinRisk))
+	}
 	set("grep", q.Grep)
+	set("before", q.Before.String())
+	set("after", q.After.String())
 	if q.Limit != 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Oldest {
+		v.Set("oldest", "true")
 	}
 	return v
 }
 
 // Actions returns the actions q selects, oldest first. It needs a reader's
 // token (a reviewer's or the admin's): EFORBIDDEN otherwise; EINVALID for
-// a bad time, status or limit.
+// a bad time, status, risk, cursor or limit.
 func (c *Client) Actions(ctx context.Context, q ActionQuery) ([]*gatehouse.Action, error) {
 	path := "/v1/actions"
 	if v := q.values(); len(v) > 0 {

@@ -353,3 +353,71 @@ func TestRefusalThenRun(t *testing.T) {
 		}
 	}
 }
+
+// ActionQuery's filters and cursors reach the daemon: by system, by
+// risk, and a page at a time in either direction.
+func TestActionsQuery(t *testing.T) {
+	ctx := context.Background()
+	ag := agent(t)
+	admin := client.New(os.Getenv("GATEHOUSE_URL"), os.Getenv("GATEHOUSE_ADMIN_TOKEN"))
+	system := "query-" + strings.ReplaceAll(t.Name(), "/", "-")
+	// An action of another system, which the filter must leave out.
+	if _, err := ag.Run(ctx, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: workDir, System: system + "-other"}, client.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, argv := range [][]string{{"true"}, {"echo", "two"}, {"rm", "-rf", "build"}} {
+		a, err := ag.Run(ctx, gatehouse.RunRequest{Argv: argv, Cwd: workDir, System: system}, client.RunOptions{})
+		if a == nil {
+			t.Fatalf("run %q: %v", argv, err)
+		}
+		ids = append(ids, a.ID)
+	}
+	idsOf := func(q client.ActionQuery) []string {
+		t.Helper()
+		q.System = system
+		acts, err := admin.Actions(ctx, q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		var out []string
+		for _, a := range acts {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	all := idsOf(client.ActionQuery{})
+	if strings.Join(all, " ") != strings.Join(ids, " ") {
+		t.Fatalf("system %s: %v, want %v", system, all, ids)
+	}
+	if got := idsOf(client.ActionQuery{MinRisk: 50}); len(got) != 1 || got[0] != ids[2] {
+		t.Errorf("risk >= 50: %v, want only the rm -rf %s", got, ids[2])
+	}
+	first, err := admin.Action(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := admin.Action(ctx, ids[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		q    client.ActionQuery
+		want []string
+	}{
+		{"newest", client.ActionQuery{Limit: 1}, ids[2:]},
+		{"oldest", client.ActionQuery{Limit: 1, Oldest: true}, ids[:1]},
+		{"before the last", client.ActionQuery{Before: last.Cursor(), Limit: 1}, ids[1:2]},
+		{"after the first", client.ActionQuery{After: first.Cursor(), Limit: 1, Oldest: true}, ids[1:2]},
+		{"between", client.ActionQuery{After: first.Cursor(), Before: last.Cursor()}, ids[1:2]},
+	}
+	for _, tt := range tests {
+		if got := idsOf(tt.q); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if _, err := admin.Actions(ctx, client.ActionQuery{MinRisk: 101}); gatehouse.ErrorCode(err) != gatehouse.EINVALID {
+		t.Errorf("risk 101: %v, want EINVALID", err)
+	}
+}
