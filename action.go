@@ -118,6 +118,11 @@ type Action struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	// Stdin is set when the client sent the command's standard input
+	// (gatehouse sh, gatehouse run with stdin). Its content is never
+	// recorded — it may hold secrets —; StdinBytes says how much of it
+	// the command was given.
+	Stdin bool `json:"stdin,omitempty"`
 	// Credentials are the secrets the configuration grants the action (by
 	// agent and system), each with the environment variable it is put in:
 	// fixed when it is requested, so reviewers see them; received by its
@@ -164,6 +169,7 @@ type Action struct {
 	StderrBytes  int64  `json:"stderr_bytes"`  // total, including what was not kept
 	StdoutSHA256 string `json:"stdout_sha256"` // of the full stream
 	StderrSHA256 string `json:"stderr_sha256"` // of the full stream
+	StdinBytes   int64  `json:"stdin_bytes,omitempty"`
 	// Response is what an external action's harness reported as its
 	// result (the tool's response, capped).
 	Response string `json:"response,omitempty"`

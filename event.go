@@ -100,6 +100,7 @@ type ActionRequested struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	Stdin     bool     `json:"stdin,omitempty"` // the client sends the command's stdin
 	// Credentials granted to it (see Action): names only.
 	Credentials []CredentialRef `json:"credentials,omitempty"`
 	// For external actions (see Action).
@@ -146,6 +147,7 @@ type ActionFinished struct {
 	StderrBytes  int64    `json:"stderr_bytes"`
 	StdoutSHA256 string   `json:"stdout_sha256"`
 	StderrSHA256 string   `json:"stderr_sha256"`
+	StdinBytes   int64    `json:"stdin_bytes,omitempty"`
 	Response     string   `json:"response,omitempty"`
 	// Effects is what the action changed in its agent's workspaces; nil
 	// when none was recorded.

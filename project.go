@@ -37,7 +37,7 @@ func (a *Action) Apply(e Event) error {
 			ID: e.Subject, Time: e.Time, Agent: p.Agent, Session: p.Session, Model: p.Model,
 			Kind: p.Kind, Argv: p.Argv, Command: p.Command, Shell: p.Shell, Cwd: p.Cwd,
 			System: p.System, Intent: p.Intent, EnvNames: p.EnvNames, TimeoutMS: p.TimeoutMS,
-			TraceID: p.TraceID, Credentials: p.Credentials, Status: StatusPending,
+			TraceID: p.TraceID, Stdin: p.Stdin, Credentials: p.Credentials, Status: StatusPending,
 			External: p.External, Tool: p.Tool, Input: p.Input, Client: p.Client,
 			Replica: p.Replica,
 		}
@@ -108,6 +108,7 @@ func (a *Action) Apply(e Event) error {
 		next.Stdout, next.Stderr = p.Stdout, p.Stderr
 		next.StdoutBytes, next.StderrBytes = p.StdoutBytes, p.StderrBytes
 		next.StdoutSHA256, next.StderrSHA256 = p.StdoutSHA256, p.StderrSHA256
+		next.StdinBytes = p.StdinBytes
 		next.Response = p.Response
 		next.Effects = p.Effects
 	case EventActionRolledBack:

@@ -33,9 +33,13 @@ import (
 var update = flag.Bool("u", false, "update testscript golden output")
 
 func TestMain(m *testing.M) {
+	// Both names run the same function, as the one binary does: what
+	// tells them apart is cli.Args, from the program's name.
+	main := func() { os.Exit(cli.Main(context.Background(), cli.OSEnv(), cli.Args(os.Args))) }
 	testscript.Main(m, map[string]func(){
-		"gatehouse": func() { os.Exit(cli.Main(context.Background(), cli.OSEnv(), os.Args[1:])) },
-		"mcpecho":   mcpEcho,
+		"gatehouse":    main,
+		"gatehouse-sh": main,
+		"mcpecho":      mcpEcho,
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 )
 
 var diffCmd = &command{
@@ -58,7 +57,7 @@ func runDiff(ctx context.Context, c *command, e *Env, args []string) int {
 	return exitOK
 }
 
-func writeDiff(w io.Writer, d *gateway.DiffResult) {
+func writeDiff(w io.Writer, d *gatehouse.DiffResult) {
 	if !d.Recorded {
 		fmt.Fprintf(w, "action %s: no workspace was recorded for it\n", d.Action)
 		return

@@ -41,7 +41,7 @@ type command struct {
 }
 
 // commands in the order `gatehouse help` lists them.
-var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, logCmd, showCmd, diffCmd, rollbackCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, secretCmd, credsCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, migrateCmd, versionCmd, helpCmd}
+var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, shCmd, logCmd, showCmd, diffCmd, rollbackCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, secretCmd, credsCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, migrateCmd, versionCmd, helpCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -186,8 +187,8 @@ func runMCPProxy(ctx context.Context, c *command, e *Env, args []string) int {
 
 // runMCPRelay serves a configured upstream over stdio through the daemon.
 func runMCPRelay(ctx context.Context, e *Env, name, session string) int {
-	cl := e.client()
-	r := &mcp.Relay{Endpoint: cl.URL + "/mcp/" + name, Token: cl.Token, Session: session}
+	url, token := e.endpoint()
+	r := &mcp.Relay{Endpoint: strings.TrimRight(url, "/") + "/mcp/" + name, Token: token, Session: session}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := r.Check(ctx); err != nil {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 var policyCmd = &command{
@@ -95,7 +93,7 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 		}
 		fmt.Fprintf(e.Stdout, "policy %s in force: %d rules (revision %s)\n", info.Source, len(info.Rules), info.Revision)
 	case "test":
-		var req gateway.PolicyTestRequest
+		var req gatehouse.PolicyTestRequest
 		fs := newFlags(c)
 		fs.StringVar(&req.Agent, "agent", "", "")
 		fs.StringVar(&req.System, "system", "", "")
@@ -166,7 +164,7 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 		if err != nil {
 			return fail(e, err)
 		}
-		rep, err := cl.ReplayPolicy(ctx, httpapi.ReplayRequest{Policy: string(src), Since: *since})
+		rep, err := cl.ReplayPolicy(ctx, gatehouse.ReplayRequest{Policy: string(src), Since: *since})
 		if err != nil {
 			return failMultiline(e, err)
 		}
@@ -189,7 +187,7 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 	return exitOK
 }
 
-func writePolicyInfo(e *Env, info *gateway.PolicyInfo) {
+func writePolicyInfo(e *Env, info *gatehouse.PolicyInfo) {
 	fmt.Fprintf(e.Stdout, "policy %s, revision %s\n", info.Source, info.Revision)
 	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LINE\tID\tEFFECT\tREASON")

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 var reviewerCmd = &command{
@@ -73,7 +73,7 @@ func runIdentity(ctx context.Context, c *command, e *Env, args []string, role ga
 	cl := e.client()
 	switch sub {
 	case "add":
-		var tok *httpapi.AgentToken
+		var tok *client.AgentToken
 		var err error
 		if len(workspaces) > 0 {
 			dirs, derr := absDirs(e, workspaces)

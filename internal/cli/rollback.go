@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 )
 
 var rollbackCmd = &command{
@@ -56,7 +55,7 @@ Flags:
 
 func runRollback(ctx context.Context, c *command, e *Env, args []string) int {
 	fs := newFlags(c)
-	var req gateway.RollbackRequest
+	var req gatehouse.RollbackRequest
 	fs.StringVar(&req.Session, "session", "", "")
 	fs.StringVar(&req.Since, "since", "", "")
 	fs.StringVar(&req.Agent, "agent", "", "")
@@ -97,7 +96,7 @@ func runRollback(ctx context.Context, c *command, e *Env, args []string) int {
 		writePlan(e.Stdout, res)
 	}
 	switch res.Status {
-	case gateway.RollbackRefused:
+	case gatehouse.RollbackRefused:
 		fmt.Fprintf(e.Stderr, "gatehouse: rollback refused, nothing was changed: %d problem(s); --force goes past them (%s)\n", len(res.Problems), gatehouse.ECONFLICT)
 		return exitFailure
 	case gatehouse.RollbackPartial, gatehouse.RollbackFailed:
@@ -107,10 +106,10 @@ func runRollback(ctx context.Context, c *command, e *Env, args []string) int {
 	return exitOK
 }
 
-func writePlan(w io.Writer, res *gateway.RollbackResult) {
+func writePlan(w io.Writer, res *gatehouse.RollbackResult) {
 	p := res.Plan
 	title := "rollback"
-	if res.Status == gateway.RollbackPlanned {
+	if res.Status == gatehouse.RollbackPlanned {
 		title = "rollback plan (dry run)"
 	}
 	fmt.Fprintf(w, "%s: %d action(s) to consider, %d file(s) to restore, %d unchanged\n", title, len(p.Actions), len(p.Files), p.Unchanged)
@@ -177,11 +176,11 @@ func writePlan(w io.Writer, res *gateway.RollbackResult) {
 		}
 	}
 	switch res.Status {
-	case gateway.RollbackPlanned:
+	case gatehouse.RollbackPlanned:
 		fmt.Fprintln(w, "\ndry run: nothing was changed")
 	case gatehouse.RollbackDone:
 		fmt.Fprintf(w, "\nrolled back: %d file(s) restored (rollback %s)\n", res.Restored, res.ID)
-	case gateway.RollbackNothing:
+	case gatehouse.RollbackNothing:
 		fmt.Fprintln(w, "\nno file to restore")
 	}
 }

@@ -172,7 +172,7 @@ func (e *env) waiting(session string) (*gatehouse.Action, chan *gatehouse.Action
 	done := make(chan *gatehouse.Action, 1)
 	file := filepath.Join(e.dir, "touched-"+session)
 	go func() {
-		a, err := e.gw.Run(context.Background(), e.agent, gateway.RunRequest{Argv: []string{"touch", file}, Cwd: e.dir, Session: session},
+		a, err := e.gw.Run(context.Background(), e.agent, gatehouse.RunRequest{Argv: []string{"touch", file}, Cwd: e.dir, Session: session},
 			gateway.Sink{Pending: func(a *gatehouse.Action) { pending <- a }})
 		if err != nil {
 			e.t.Errorf("run: %v", err)
@@ -590,7 +590,7 @@ func TestLiveEvents(t *testing.T) {
 	csrf := e.signIn(c, e.reviewer)
 	all := e.stream(c, "")
 	other := e.stream(c, "agent=someone-else")
-	a, err := e.gw.Run(context.Background(), e.agent, gateway.RunRequest{Argv: []string{"echo", "hi"}, Cwd: e.dir, Session: "live"}, gateway.Sink{})
+	a, err := e.gw.Run(context.Background(), e.agent, gatehouse.RunRequest{Argv: []string{"echo", "hi"}, Cwd: e.dir, Session: "live"}, gateway.Sink{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,7 +634,7 @@ func TestLiveResync(t *testing.T) {
 	e.signIn(c, e.reviewer)
 	s := e.stream(c, "")
 	// The run's first Append has three events: more than the buffer.
-	if _, err := e.gw.Run(context.Background(), e.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: e.dir}, gateway.Sink{}); err != nil {
+	if _, err := e.gw.Run(context.Background(), e.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: e.dir}, gateway.Sink{}); err != nil {
 		t.Fatal(err)
 	}
 	s.until(t, "resync", "")
@@ -647,7 +647,7 @@ func TestPages(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	c := e.client()
 	csrf := e.signIn(c, "gadm_test")
-	ok, err := e.gw.Run(context.Background(), e.agent, gateway.RunRequest{Shell: true, Command: "echo out; echo err >&2; exit 3",
+	ok, err := e.gw.Run(context.Background(), e.agent, gatehouse.RunRequest{Shell: true, Command: "echo out; echo err >&2; exit 3",
 		Cwd: e.dir, Session: "pg", Intent: "show the output", System: "box"}, gateway.Sink{})
 	if err != nil {
 		t.Fatal(err)
@@ -726,7 +726,7 @@ func TestApproveRemember(t *testing.T) {
 	if err != nil || len(rules) != 1 || rules[0].Match != "prefix" || rules[0].Pattern != "touch" || rules[0].Agent != "ci" || rules[0].CreatedBy != "alice" {
 		t.Fatalf("learned rules: %+v, %v", rules, err)
 	}
-	a, err := e.gw.Run(context.Background(), e.agent, gateway.RunRequest{Argv: []string{"touch", filepath.Join(e.dir, "again")}, Cwd: e.dir}, gateway.Sink{})
+	a, err := e.gw.Run(context.Background(), e.agent, gatehouse.RunRequest{Argv: []string{"touch", filepath.Join(e.dir, "again")}, Cwd: e.dir}, gateway.Sink{})
 	if err != nil || a.Status != gatehouse.StatusSucceeded || !strings.HasPrefix(a.Decision.Rule, "learned:") {
 		t.Fatalf("the remembered command: %+v, %v", a, err)
 	}

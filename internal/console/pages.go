@@ -230,20 +230,22 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	back := localPath(r.PostForm.Get("back"), "/approvals")
 	verdict := r.PostForm.Get("verdict")
-	var rem *gateway.Remember
+	var rem *gatehouse.Remember
+	var ttl time.Duration
 	if m := r.PostForm.Get("remember"); m != "" && m != "none" {
 		if verdict != gatehouse.VerdictApprove {
 			s.finish(w, r, rq, back, gatehouse.Errorf(gatehouse.EINVALID, "only an approval can be remembered"), "")
 			return
 		}
-		ttl, err := time.ParseDuration(strings.TrimSpace(r.PostForm.Get("ttl")))
+		var err error
+		ttl, err = time.ParseDuration(strings.TrimSpace(r.PostForm.Get("ttl")))
 		if err != nil {
 			s.finish(w, r, rq, back, gatehouse.Errorf(gatehouse.EINVALID, "remember for how long? give a duration such as 1h or 24h"), "")
 			return
 		}
-		rem = &gateway.Remember{Match: m, TTL: ttl, Scope: r.PostForm.Get("scope"), Pattern: r.PostForm.Get("pattern")}
+		rem = &gatehouse.Remember{Match: m, TTL: ttl.String(), Scope: r.PostForm.Get("scope"), Pattern: r.PostForm.Get("pattern")}
 	}
-	a, err := s.gw.Review(r.Context(), rq.p, id, verdict, r.PostForm.Get("reason"), rem)
+	a, err := s.gw.Review(r.Context(), rq.p, id, verdict, gatehouse.ReviewRequest{Reason: r.PostForm.Get("reason"), Remember: rem})
 	if err != nil {
 		s.finish(w, r, rq, back, err, "")
 		return
@@ -255,7 +257,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, rq *request) {
 			msg = "Approved " + id + ": " + strconv.Itoa(a.Approved()) + " of " + strconv.Itoa(a.ApprovalsNeeded()) + " approvals."
 		}
 		if rem != nil {
-			msg += " Remembered as a " + rem.Match + " rule for " + rem.TTL.String() + "."
+			msg += " Remembered as a " + rem.Match + " rule for " + ttl.String() + "."
 		}
 	}
 	s.finish(w, r, rq, back, nil, msg)
@@ -414,7 +416,7 @@ func (s *Server) halt(w http.ResponseWriter, r *http.Request, rq *request) {
 		s.finish(w, r, rq, back, err, "")
 		return
 	}
-	h, err := s.gw.Halt(r.Context(), rq.p, gateway.HaltRequest{
+	h, err := s.gw.Halt(r.Context(), rq.p, gatehouse.HaltRequest{
 		Mode: gatehouse.HaltMode(r.PostForm.Get("mode")), Scope: scope, Reason: r.PostForm.Get("reason"),
 		NoKill: r.PostForm.Get("no_kill") != "", For: strings.TrimSpace(r.PostForm.Get("for")),
 	})

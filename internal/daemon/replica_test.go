@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/postgres/pgtest"
 )
 
@@ -61,14 +61,14 @@ func TestTwoDaemonsOneJournal(t *testing.T) {
 	}
 	a, b := startReplicaDaemon(t, u, tokenFile), startReplicaDaemon(t, u, tokenFile)
 	ctx := context.Background()
-	adminA, adminB := httpapi.NewClient("http://"+a.Addr(), admin), httpapi.NewClient("http://"+b.Addr(), admin)
+	adminA, adminB := client.New("http://"+a.Addr(), admin), client.New("http://"+b.Addr(), admin)
 	tok, err := adminA.AddAgent(ctx, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentB := httpapi.NewClient("http://"+b.Addr(), tok.Token)
+	agentB := client.New("http://"+b.Addr(), tok.Token)
 	dir := t.TempDir()
-	act, err := agentB.Run(ctx, gateway.RunRequest{Argv: []string{"echo", "hi"}, Cwd: dir}, io.Discard, io.Discard, httpapi.Hooks{})
+	act, err := agentB.Run(ctx, gatehouse.RunRequest{Argv: []string{"echo", "hi"}, Cwd: dir}, client.RunOptions{})
 	if err != nil || act.Status != gatehouse.StatusSucceeded || act.Replica == "" {
 		t.Fatalf("run through b: %+v, %v", act, err)
 	}
@@ -76,8 +76,8 @@ func TestTwoDaemonsOneJournal(t *testing.T) {
 	started := make(chan *gatehouse.Action, 1)
 	ended := make(chan *gatehouse.Action, 1)
 	go func() {
-		act, _ := agentB.Run(ctx, gateway.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir}, io.Discard, io.Discard,
-			httpapi.Hooks{Started: func(a *gatehouse.Action) { started <- a }})
+		act, _ := agentB.Run(ctx, gatehouse.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir},
+			client.RunOptions{Started: func(a *gatehouse.Action) { started <- a }})
 		ended <- act
 	}()
 	select {
@@ -85,7 +85,7 @@ func TestTwoDaemonsOneJournal(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the action did not start")
 	}
-	h, err := adminA.Halt(ctx, gateway.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "stop everything"})
+	h, err := adminA.Halt(ctx, gatehouse.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "stop everything"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +97,8 @@ func TestTwoDaemonsOneJournal(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("b's action was not stopped by a's halt")
 	}
-	act, err = agentB.Run(ctx, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, io.Discard, io.Discard, httpapi.Hooks{})
-	if err != nil || act.Status != gatehouse.StatusDenied {
+	act, err = agentB.Run(ctx, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, client.RunOptions{})
+	if gatehouse.ErrorCode(err) != gatehouse.EREFUSED || act == nil || act.Status != gatehouse.StatusDenied {
 		t.Fatalf("a run through b under the halt: %+v, %v", act, err)
 	}
 	rep, err := adminB.Verify(ctx)

@@ -15,7 +15,11 @@
 // exec.LookPath refuses them with exec.ErrDot). Spec.Env is the complete
 // environment of the process: nothing of the daemon's is inherited (under
 // the environ containment the executor adds its marker). Stdin is
-// /dev/null.
+// /dev/null unless Spec.Stdin is set: then it is a pipe that the executor
+// fills from Spec.Stdin as the process reads (a process that never reads
+// does not stall anything: the pipe fills, the feed waits, and it ends
+// with the process), closed at the source's end so that the process reads
+// end of file, and closed for good once the action's processes are gone.
 //
 // # Process groups and the kill sequence
 //

@@ -273,28 +273,17 @@ func (g *Gateway) Credentials(ctx context.Context, p gatehouse.Principal, agent 
 	return out, nil
 }
 
-// CredentialScan is the credential scan a hooked agent's harness reported
-// for its session: what its own process can reach.
-type CredentialScan struct {
-	Session string    `json:"session"`
-	Agent   string    `json:"agent"`
-	Event   string    `json:"event"` // the session event it came with (SessionStart)
-	Time    time.Time `json:"time"`
-	Seq     int64     `json:"seq"` // of the session.event in the journal
-	gatehouse.CredentialReach
-}
-
 // CredentialScanOf returns the newest credential scan journaled for
 // session. EFORBIDDEN unless p may read the journal; ENOTFOUND if the
 // session has none. It reads the journal's session events.
-func (g *Gateway) CredentialScanOf(ctx context.Context, p gatehouse.Principal, session string) (*CredentialScan, error) {
+func (g *Gateway) CredentialScanOf(ctx context.Context, p gatehouse.Principal, session string) (*gatehouse.CredentialScan, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
 	if session == "" {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "name a session")
 	}
-	var found *CredentialScan
+	var found *gatehouse.CredentialScan
 	err := g.store.EventsOfType(ctx, []gatehouse.EventType{gatehouse.EventSession}, func(e gatehouse.Event) error {
 		if e.Subject != session {
 			return nil
@@ -303,7 +292,7 @@ func (g *Gateway) CredentialScanOf(ctx context.Context, p gatehouse.Principal, s
 		if err := json.Unmarshal(e.Data, &se); err != nil || se.Reach == nil {
 			return nil
 		}
-		found = &CredentialScan{Session: session, Agent: se.Agent, Event: se.Event, Time: e.Time, Seq: e.Seq, CredentialReach: *se.Reach}
+		found = &gatehouse.CredentialScan{Session: session, Agent: se.Agent, Event: se.Event, Time: e.Time, Seq: e.Seq, CredentialReach: *se.Reach}
 		return nil
 	})
 	if err != nil {

@@ -94,7 +94,7 @@ func (f *credFixture) run(t *testing.T, p gatehouse.Principal, system, script st
 	t.Helper()
 	var out bytes.Buffer
 	var mu sync.Mutex
-	a, err := f.gw.Run(context.Background(), p, gateway.RunRequest{Shell: true, Command: script, System: system, Cwd: f.dir},
+	a, err := f.gw.Run(context.Background(), p, gatehouse.RunRequest{Shell: true, Command: script, System: system, Cwd: f.dir},
 		gateway.Sink{Stdout: lockedWriter{&mu, &out}, Stderr: lockedWriter{&mu, &out}})
 	if err != nil {
 		t.Fatalf("Run(%q): %v", script, err)
@@ -182,7 +182,7 @@ func TestCredentialInjected(t *testing.T) {
 	// Neither the client (--env, even when allowed) nor the daemon's
 	// environment overrides a credential.
 	var out bytes.Buffer
-	a, err = f.gw.Run(ctx, f.ci, gateway.RunRequest{Shell: true, Command: `echo "$GH_TOKEN"`, System: "github", Cwd: f.dir,
+	a, err = f.gw.Run(ctx, f.ci, gatehouse.RunRequest{Shell: true, Command: `echo "$GH_TOKEN"`, System: "github", Cwd: f.dir,
 		Env: map[string]string{"GH_TOKEN": "client-value"}}, gateway.Sink{Stdout: &out})
 	if err != nil || out.String() != "[REDACTED:GITHUB_TOKEN]\n" {
 		t.Errorf("with the client's GH_TOKEN: %q, %v; want the credential", out.String(), err)
@@ -242,7 +242,7 @@ func TestCredentialMissingFailsClosed(t *testing.T) {
 	gw2 := gateway.New(f.store, executor.New(executor.Config{}), gateway.Config{BaseEnv: map[string]string{"PATH": os.Getenv("PATH")}},
 		gateway.Options{AdminToken: "gadm_test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Credentials: gateway.Credentials{Store: f.store, Sealer: other, Grants: testGrants}})
-	a, err := gw2.Run(context.Background(), f.ci, gateway.RunRequest{Argv: []string{"touch", marker}, System: "github", Cwd: f.dir}, gateway.Sink{})
+	a, err := gw2.Run(context.Background(), f.ci, gatehouse.RunRequest{Argv: []string{"touch", marker}, System: "github", Cwd: f.dir}, gateway.Sink{})
 	if err != nil || a.Status != gatehouse.StatusFailed || !strings.Contains(a.Error, "credential GITHUB_TOKEN cannot be opened") {
 		t.Errorf("with another key: %v, %v", a, err)
 	}
@@ -338,7 +338,7 @@ func TestCredentialGrantsChangedWhilePending(t *testing.T) {
 	}
 	c, cancel := context.WithCancel(ctx)
 	pend := make(chan *gatehouse.Action, 1)
-	req := gateway.RunRequest{Argv: []string{"true"}, System: "github", Cwd: f.dir}
+	req := gatehouse.RunRequest{Argv: []string{"true"}, System: "github", Cwd: f.dir}
 	go f.gw.Run(c, f.ci, req, gateway.Sink{Pending: func(a *gatehouse.Action) { pend <- a }})
 	a := <-pend
 	if len(a.Credentials) != 1 || a.Credentials[0].Secret != "GITHUB_TOKEN" {

@@ -118,7 +118,7 @@ const issueCommand = "echo x > f; rm g; mv h i; chmod +x j"
 func TestRunRecordsEffects(t *testing.T) {
 	f := newWSFixture(t, 0)
 	ctx := context.Background()
-	a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: issueCommand, Cwd: f.ws}, gateway.Sink{})
+	a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Shell: true, Command: issueCommand, Cwd: f.ws}, gateway.Sink{})
 	if err != nil || a.Status != gatehouse.StatusSucceeded {
 		t.Fatalf("run: %+v, %v", a, err)
 	}
@@ -137,16 +137,16 @@ func TestRunRecordsEffects(t *testing.T) {
 	verifyWorkspaceOK(t, f)
 
 	// A read in the workspace is not recorded; a write outside is not.
-	a, _ = f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"cat", "f"}, Cwd: f.ws}, gateway.Sink{})
+	a, _ = f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"cat", "f"}, Cwd: f.ws}, gateway.Sink{})
 	if a.Effects != nil {
 		t.Errorf("a read was recorded: %+v", a.Effects)
 	}
-	a, _ = f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"touch", "elsewhere"}, Cwd: f.dir}, gateway.Sink{})
+	a, _ = f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"touch", "elsewhere"}, Cwd: f.dir}, gateway.Sink{})
 	if a.Effects != nil {
 		t.Errorf("a write outside the workspace was recorded: %+v", a.Effects)
 	}
 	// A write outside that names a path inside is.
-	a, _ = f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"touch", filepath.Join(f.ws, "new")}, Cwd: f.dir}, gateway.Sink{})
+	a, _ = f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"touch", filepath.Join(f.ws, "new")}, Cwd: f.dir}, gateway.Sink{})
 	if got := effectsOf(a); !slices.Equal(got, []string{"created new"}) {
 		t.Errorf("touch WS/new: effects %q", got)
 	}
@@ -155,7 +155,7 @@ func TestRunRecordsEffects(t *testing.T) {
 func TestSnapshotFailureRefusesTheAction(t *testing.T) {
 	f := newWSFixture(t, 2) // four files: over max_files
 	marker := filepath.Join(f.dir, "ran")
-	a, err := f.gw.Run(context.Background(), f.agent, gateway.RunRequest{Argv: []string{"touch", marker}, Cwd: f.ws}, gateway.Sink{})
+	a, err := f.gw.Run(context.Background(), f.agent, gatehouse.RunRequest{Argv: []string{"touch", marker}, Cwd: f.ws}, gateway.Sink{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestExternalWriteRecordsEffects(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(f.ws, "notes.md")
 	input, _ := json.Marshal(map[string]string{"file_path": path, "content": "hello\n"})
-	a, err := f.gw.Request(ctx, f.agent, gateway.ExternalRequest{Kind: gatehouse.KindFileWrite, Tool: "Write",
+	a, err := f.gw.Request(ctx, f.agent, gatehouse.ExternalRequest{Kind: gatehouse.KindFileWrite, Tool: "Write",
 		Command: "Write " + path, Input: input, Session: "s1", Cwd: f.dir, Client: map[string]string{"tool_use_id": "toolu_1"}}, gateway.Sink{})
 	if err != nil || a.Status != gatehouse.StatusRunning {
 		t.Fatalf("request: %+v, %v", a, err)
@@ -186,7 +186,7 @@ func TestExternalWriteRecordsEffects(t *testing.T) {
 	if err := os.WriteFile(path, []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err = f.gw.Complete(ctx, f.agent, gateway.ExternalOutcome{ToolUseID: "toolu_1", Response: `{"success":true}`})
+	a, err = f.gw.Complete(ctx, f.agent, gatehouse.ExternalOutcome{ToolUseID: "toolu_1", Response: `{"success":true}`})
 	if err != nil || a.Status != gatehouse.StatusSucceeded {
 		t.Fatalf("complete: %+v, %v", a, err)
 	}
@@ -206,38 +206,38 @@ func TestExternalWriteRecordsEffects(t *testing.T) {
 func TestRollbackThroughTheGateway(t *testing.T) {
 	f := newWSFixture(t, 0)
 	ctx := context.Background()
-	a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: issueCommand, Cwd: f.ws, Session: "s1"}, gateway.Sink{})
+	a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Shell: true, Command: issueCommand, Cwd: f.ws, Session: "s1"}, gateway.Sink{})
 	if err != nil || a.Effects == nil {
 		t.Fatalf("run: %+v, %v", a, err)
 	}
-	if _, err := f.gw.Rollback(ctx, f.agent, gateway.RollbackRequest{Action: a.ID}); gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {
+	if _, err := f.gw.Rollback(ctx, f.agent, gatehouse.RollbackRequest{Action: a.ID}); gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {
 		t.Errorf("an agent rolled back: %v", err)
 	}
-	for _, bad := range []gateway.RollbackRequest{{}, {Action: a.ID, Session: "s1"}, {Action: a.ID, Agent: "ci"}, {Since: "soon"}} {
+	for _, bad := range []gatehouse.RollbackRequest{{}, {Action: a.ID, Session: "s1"}, {Action: a.ID, Agent: "ci"}, {Since: "soon"}} {
 		if _, err := f.gw.Rollback(ctx, f.admin, bad); gatehouse.ErrorCode(err) != gatehouse.EINVALID {
 			t.Errorf("Rollback(%+v) = %v, want EINVALID", bad, err)
 		}
 	}
-	if _, err := f.gw.Rollback(ctx, f.admin, gateway.RollbackRequest{Action: "01NOSUCHACTION000000000000"}); gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+	if _, err := f.gw.Rollback(ctx, f.admin, gatehouse.RollbackRequest{Action: "01NOSUCHACTION000000000000"}); gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
 		t.Errorf("unknown action: %v", err)
 	}
 
-	plan, err := f.gw.Rollback(ctx, f.admin, gateway.RollbackRequest{Session: "s1", DryRun: true})
-	if err != nil || plan.Status != gateway.RollbackPlanned || len(plan.Plan.Files) != 5 || plan.ID != "" {
+	plan, err := f.gw.Rollback(ctx, f.admin, gatehouse.RollbackRequest{Session: "s1", DryRun: true})
+	if err != nil || plan.Status != gatehouse.RollbackPlanned || len(plan.Plan.Files) != 5 || plan.ID != "" {
 		t.Fatalf("dry run: %+v, %v", plan, err)
 	}
 	// A change since by someone else: refused, nothing touched.
 	if err := os.WriteFile(filepath.Join(f.ws, "f"), []byte("edited by hand\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.gw.Rollback(ctx, f.admin, gateway.RollbackRequest{Action: a.ID})
-	if err != nil || res.Status != gateway.RollbackRefused || len(res.Problems) != 1 || !strings.Contains(res.Problems[0], "f: changed since") {
+	res, err := f.gw.Rollback(ctx, f.admin, gatehouse.RollbackRequest{Action: a.ID})
+	if err != nil || res.Status != gatehouse.RollbackRefused || len(res.Problems) != 1 || !strings.Contains(res.Problems[0], "f: changed since") {
 		t.Fatalf("rollback over a change: %+v, %v", res, err)
 	}
 	if _, err := os.Stat(filepath.Join(f.ws, "g")); err == nil {
 		t.Error("a refused rollback restored g")
 	}
-	res, err = f.gw.Rollback(ctx, f.admin, gateway.RollbackRequest{Action: a.ID, Force: true})
+	res, err = f.gw.Rollback(ctx, f.admin, gatehouse.RollbackRequest{Action: a.ID, Force: true})
 	if err != nil || res.Status != gatehouse.RollbackDone || res.Restored != 5 || res.ID == "" {
 		t.Fatalf("forced rollback: %+v, %v", res, err)
 	}
@@ -256,7 +256,7 @@ func TestRollbackThroughTheGateway(t *testing.T) {
 	if got.RolledBack == nil || got.RolledBack.Rollback != res.ID || got.RolledBack.By != "admin" {
 		t.Errorf("rolled back = %+v", got.RolledBack)
 	}
-	if _, err := f.gw.Rollback(ctx, f.admin, gateway.RollbackRequest{Action: a.ID}); gatehouse.ErrorCode(err) != gatehouse.ECONFLICT {
+	if _, err := f.gw.Rollback(ctx, f.admin, gatehouse.RollbackRequest{Action: a.ID}); gatehouse.ErrorCode(err) != gatehouse.ECONFLICT {
 		t.Errorf("second rollback: %v, want ECONFLICT", err)
 	}
 	var types []gatehouse.EventType
@@ -319,7 +319,7 @@ func BenchmarkRunInWorkspace(b *testing.B) {
 	}
 	sink := gateway.Sink{Stdout: io.Discard, Stderr: io.Discard}
 	run := func(cwd string, i int) *gatehouse.Action {
-		a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: fmt.Sprintf("echo %d > pkg%02d/f%03d.go", i, i%100, i%97), Cwd: cwd}, sink)
+		a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Shell: true, Command: fmt.Sprintf("echo %d > pkg%02d/f%03d.go", i, i%100, i%97), Cwd: cwd}, sink)
 		if err != nil || a.Status != gatehouse.StatusSucceeded {
 			b.Fatalf("run: %+v, %v", a, err)
 		}
@@ -368,7 +368,7 @@ func TestDiffRedactsSecrets(t *testing.T) {
 	if _, err := f.gw.SetSecret(ctx, f.admin, "GITHUB_TOKEN", []byte(ghToken)); err != nil {
 		t.Fatal(err)
 	}
-	a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: `printf 'token=%s\n' "$GH_TOKEN" > f`, System: "github", Cwd: f.ws}, gateway.Sink{})
+	a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Shell: true, Command: `printf 'token=%s\n' "$GH_TOKEN" > f`, System: "github", Cwd: f.ws}, gateway.Sink{})
 	if err != nil || a.Status != gatehouse.StatusSucceeded || len(a.Effects.Changes) != 1 {
 		t.Fatalf("run: %+v, %v", a, err)
 	}

@@ -14,41 +14,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 )
 
-// ExternalRequest is an action that the agent's own harness carries out
-// once the gateway allows it — a Claude Code tool call seen by a hook. The
-// gateway decides, journals and can refuse it; it does not execute it.
-// Its JSON form is the body of POST /v1/external.
-type ExternalRequest struct {
-	Kind gatehouse.Kind `json:"kind"`
-	// Tool is the harness's name for it ("Bash", "Write", "mcp__s__t").
-	Tool string `json:"tool"`
-	// Command is the exact command for a shell action; for the others a
-	// one-line rendering that policy rules match on ("Write /src/a.go",
-	// "WebFetch https://x", "mcp__github__create_issue").
-	Command string `json:"command"`
-	// Input is the tool's arguments as JSON (at most 64 KiB).
-	Input   json.RawMessage   `json:"input,omitempty"`
-	Session string            `json:"session,omitempty"`
-	Model   string            `json:"model,omitempty"`
-	Intent  string            `json:"intent,omitempty"`
-	System  string            `json:"system,omitempty"`
-	Cwd     string            `json:"cwd,omitempty"`
-	Client  map[string]string `json:"client,omitempty"` // tool_use_id, permission_mode, transcript_path
-}
-
-// ExternalOutcome is what the harness reports once it carried an external
-// action out. Its JSON form is the body of POST /v1/external/complete.
-type ExternalOutcome struct {
-	ID        string `json:"id,omitempty"`          // the action, or:
-	ToolUseID string `json:"tool_use_id,omitempty"` // the harness's id of the call
-	Failed    bool   `json:"failed,omitempty"`
-	// Interrupted: the user or the harness stopped it.
-	Interrupted bool     `json:"interrupted,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	Response    string   `json:"response,omitempty"` // capped at the executor's output cap
-	DurationMS  *float64 `json:"duration_ms,omitempty"`
-}
-
 const maxExternalInput = 64 << 10
 
 // external tracks the running external actions by the harness's call id,
@@ -63,7 +28,7 @@ type external struct {
 // says so, and journals it as started when it is allowed: the caller may
 // then carry it out. A refused or denied action is returned with status
 // denied. Errors as Run's.
-func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req ExternalRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req gatehouse.ExternalRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents request actions: use a token from `gatehouse agent add`")
 	}
@@ -213,7 +178,7 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 // Complete journals the outcome of an external action that p's harness
 // carried out. ENOTFOUND for an unknown action (or another agent's);
 // ECONFLICT if it is not running.
-func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out ExternalOutcome) (*gatehouse.Action, error) {
+func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out gatehouse.ExternalOutcome) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents report outcomes")
 	}
@@ -262,7 +227,7 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out Exter
 	return g.finish(context.WithoutCancel(ctx), a, fin)
 }
 
-func validateExternal(req *ExternalRequest) error {
+func validateExternal(req *gatehouse.ExternalRequest) error {
 	inv := func(f string, a ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, a...) }
 	switch {
 	case !req.Kind.Valid():
@@ -291,29 +256,9 @@ func validateExternal(req *ExternalRequest) error {
 	return nil
 }
 
-// SessionEventRequest is what a harness says about its session; the body
-// of POST /v1/session-events.
-type SessionEventRequest struct {
-	Session string            `json:"session"`
-	Event   string            `json:"event"`
-	Prompt  string            `json:"prompt,omitempty"`
-	Cwd     string            `json:"cwd,omitempty"`
-	Client  map[string]string `json:"client,omitempty"`
-	// Reach is the harness's credential scan of its own process (names
-	// and paths only), journaled with the event.
-	Reach *gatehouse.CredentialReach `json:"reach,omitempty"`
-}
-
-// Standing is whether a halt covers an agent (and its session) now.
-type Standing struct {
-	Halted bool            `json:"halted"`
-	Halt   *gatehouse.Halt `json:"halt,omitempty"`
-	Reason string          `json:"reason,omitempty"` // the one line to tell the agent
-}
-
 // SessionEvent journals what p's harness says about a session and tells
 // it whether a halt covers it, so the harness can end the session.
-func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req SessionEventRequest) (*Standing, error) {
+func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req gatehouse.SessionEventRequest) (*gatehouse.Standing, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents report session events")
 	}
@@ -341,14 +286,14 @@ func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req S
 	return g.Standing(ctx, p, req.Session)
 }
 
-// Standing tells agent p whether a halt covers it (in session) now.
-func (g *Gateway) Standing(ctx context.Context, p gatehouse.Principal, session string) (*Standing, error) {
+// gatehouse.Standing tells agent p whether a halt covers it (in session) now.
+func (g *Gateway) Standing(ctx context.Context, p gatehouse.Principal, session string) (*gatehouse.Standing, error) {
 	g.hs.mu.RLock()
 	defer g.hs.mu.RUnlock()
 	h := g.blockingLocked(p.Name, session, g.now())
 	if h == nil || h.Mode != gatehouse.ModeHalt {
-		return &Standing{}, nil
+		return &gatehouse.Standing{}, nil
 	}
 	c := *h
-	return &Standing{Halted: true, Halt: &c, Reason: c.Refusal()}, nil
+	return &gatehouse.Standing{Halted: true, Halt: &c, Reason: c.Refusal()}, nil
 }

@@ -162,7 +162,7 @@ func TestGatewaySubscribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := f.gw.Run(context.Background(), f.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
+	a, err := f.gw.Run(context.Background(), f.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
 	if err != nil {
 		t.Fatal(err)
 	}

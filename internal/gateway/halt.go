@@ -141,22 +141,13 @@ func (g *Gateway) refuseHalted(ctx context.Context, a *gatehouse.Action, h *gate
 	return g.finishWithout(ctx, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()}, requested, decided)
 }
 
-// HaltRequest asks for a halt or a pause.
-type HaltRequest struct {
-	Mode   gatehouse.HaltMode `json:"mode"` // halt (default) or pause
-	Scope  gatehouse.Scope    `json:"scope"`
-	Reason string             `json:"reason"`
-	NoKill bool               `json:"no_kill,omitempty"` // halt: refuse new actions but let running ones finish
-	For    string             `json:"for,omitempty"`     // a duration after which it lifts by itself
-}
-
 // Halt puts a halt or a pause in force. A halt refuses every new action in
 // its scope at once, kills the running ones (SIGTERM to their process
 // groups, SIGKILL after the grace; they end interrupted, naming the halt)
 // unless NoKill, and cancels the pending approvals in its scope. A pause
 // holds new actions until it is lifted. Both are journaled and persist
 // across restarts until resumed or until For runs out.
-func (g *Gateway) Halt(ctx context.Context, p gatehouse.Principal, req HaltRequest) (*gatehouse.Halt, error) {
+func (g *Gateway) Halt(ctx context.Context, p gatehouse.Principal, req gatehouse.HaltRequest) (*gatehouse.Halt, error) {
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not halt: it needs a reviewer or the admin token", p.Role, p.Name)
 	}
@@ -539,16 +530,8 @@ func (g *Gateway) Halts(ctx context.Context, p gatehouse.Principal) ([]*gatehous
 	return out, nil
 }
 
-// Status is what `gatehouse status` shows at a glance.
-type Status struct {
-	Halts   []*gatehouse.Halt   `json:"halts"`
-	Held    int                 `json:"held"`    // requests a pause holds
-	Running []*gatehouse.Action `json:"running"` // started, not finished
-	Pending []*gatehouse.Action `json:"pending"` // waiting for review
-}
-
 // Status returns the halts, pauses, running actions and pending approvals.
-func (g *Gateway) Status(ctx context.Context, p gatehouse.Principal) (*Status, error) {
+func (g *Gateway) Status(ctx context.Context, p gatehouse.Principal) (*gatehouse.StatusReport, error) {
 	hs, err := g.Halts(ctx, p)
 	if err != nil {
 		return nil, err
@@ -557,7 +540,7 @@ func (g *Gateway) Status(ctx context.Context, p gatehouse.Principal) (*Status, e
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Halts: hs, Running: []*gatehouse.Action{}, Pending: []*gatehouse.Action{}}
+	st := &gatehouse.StatusReport{Halts: hs, Running: []*gatehouse.Action{}, Pending: []*gatehouse.Action{}}
 	for _, a := range open {
 		if a.Status == gatehouse.StatusRunning {
 			st.Running = append(st.Running, a)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
 
@@ -384,12 +383,12 @@ func (g *Gateway) observeFollowed(e gatehouse.Event, m obsMeta, status gatehouse
 }
 
 // learnedRule decodes a rule.learned event.
-func learnedRule(e gatehouse.Event) (policy.LearnedRule, bool) {
+func learnedRule(e gatehouse.Event) (gatehouse.LearnedRule, bool) {
 	var r gatehouse.RuleLearned
 	if err := json.Unmarshal(e.Data, &r); err != nil {
-		return policy.LearnedRule{}, false
+		return gatehouse.LearnedRule{}, false
 	}
-	return policy.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
+	return gatehouse.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
 		CreatedBy: r.CreatedBy, FromAction: r.FromAction, CreatedAt: e.Time, ExpiresAt: r.ExpiresAt}, true
 }
 

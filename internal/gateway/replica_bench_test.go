@@ -42,7 +42,7 @@ func benchReplicasRun(b *testing.B, replicas, clients int) {
 // runClients runs b.N actions of /bin/true from clients goroutines spread
 // over gws, and reports actions per second.
 func runClients(b *testing.B, gws []*gateway.Gateway, agent gatehouse.Principal, dir string, clients int) {
-	req := gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}
+	req := gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}
 	sink := gateway.Sink{Stdout: io.Discard, Stderr: io.Discard}
 	var next atomic.Int64
 	b.ResetTimer()
@@ -80,10 +80,10 @@ func BenchmarkReplicaHaltPropagation(b *testing.B) {
 	var inForce, ended []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		ch := runAsync(r1, agent, gateway.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir})
+		ch := runAsync(r1, agent, gatehouse.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir})
 		eventually(b, "the action running on r1", func() bool { return len(running(b, a.store)) == 1 })
 		t0 := time.Now()
-		h, err := a.gw.Halt(ctx, admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "bench"})
+		h, err := a.gw.Halt(ctx, admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}

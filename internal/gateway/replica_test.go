@@ -153,7 +153,7 @@ type result struct {
 }
 
 // runAsync runs req on r in the background.
-func runAsync(r *replica, p gatehouse.Principal, req gateway.RunRequest) <-chan result {
+func runAsync(r *replica, p gatehouse.Principal, req gatehouse.RunRequest) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
 		a, err := r.gw.Run(context.Background(), p, req, gateway.Sink{})
@@ -206,7 +206,7 @@ func TestReplicasOneChain(t *testing.T) {
 		wg.Go(func() {
 			r := []*replica{a, b}[c%2]
 			for range per {
-				act, err := r.gw.Run(context.Background(), agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
+				act, err := r.gw.Run(context.Background(), agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
 				if err != nil || act.Status != gatehouse.StatusSucceeded {
 					t.Errorf("run on %s: %v %v", r.id, act, err)
 					return
@@ -257,7 +257,7 @@ func TestReplicaApprovalReleasesOther(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	for _, verdict := range []string{gatehouse.VerdictApprove, gatehouse.VerdictDeny} {
-		ch := runAsync(b, agent, gateway.RunRequest{Argv: []string{"echo", verdict}, Cwd: dir})
+		ch := runAsync(b, agent, gatehouse.RunRequest{Argv: []string{"echo", verdict}, Cwd: dir})
 		var id string
 		eventually(t, "the action waiting for review", func() bool {
 			p, err := a.gw.Pending(ctx, admin)
@@ -267,7 +267,7 @@ func TestReplicaApprovalReleasesOther(t *testing.T) {
 			id = p[0].ID
 			return true
 		})
-		if _, err := a.gw.Review(ctx, admin, id, verdict, "test", nil); err != nil {
+		if _, err := a.gw.Review(ctx, admin, id, verdict, gatehouse.ReviewRequest{Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		res := await(t, ch)
@@ -295,9 +295,9 @@ func TestReplicaHaltKillsOther(t *testing.T) {
 	a, b, _, agent, admin := twoReplicas(t, replicaOpts{})
 	ctx := context.Background()
 	dir := t.TempDir()
-	ch := runAsync(b, agent, gateway.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
+	ch := runAsync(b, agent, gatehouse.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
 	eventually(t, "the action running on r1", func() bool { return len(running(t, a.store)) == 1 })
-	h, err := a.gw.Halt(ctx, admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "stop it"})
+	h, err := a.gw.Halt(ctx, admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "stop it"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestReplicaHaltKillsOther(t *testing.T) {
 		t.Fatalf("the action on r1 ended %+v, %v; want interrupted by %s", res.a, res.err, h.ID)
 	}
 	// New actions on r1 are refused.
-	act, err := b.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
+	act, err := b.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
 	if err != nil || act.Status != gatehouse.StatusDenied || act.StartedAt != nil || !strings.Contains(act.Error, h.ID) {
 		t.Fatalf("a new action on r1 under the halt: %+v, %v", act, err)
 	}
@@ -321,7 +321,7 @@ func TestReplicaHaltKillsOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "r1 running again", func() bool {
-		act, err := b.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
+		act, err := b.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
 		return err == nil && act.Status == gatehouse.StatusSucceeded
 	})
 	verifyOK(t, a.store)
@@ -346,7 +346,7 @@ func TestReplicaHaltRacesNewActions(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := r.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir}, gateway.Sink{}); err != nil {
+				if _, err := r.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir}, gateway.Sink{}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -360,13 +360,13 @@ func TestReplicaHaltRacesNewActions(t *testing.T) {
 		}
 		return on["r0"] >= 2 && on["r1"] >= 2
 	})
-	h, err := a.gw.Halt(ctx, admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "race"})
+	h, err := a.gw.Halt(ctx, admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "race"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {
 		for _, r := range []*replica{a, b} {
-			act, err := r.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
+			act, err := r.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
 			if err != nil || act.Status != gatehouse.StatusDenied || act.StartedAt != nil {
 				t.Fatalf("an action on %s after the halt: %+v, %v", r.id, act, err)
 			}
@@ -407,14 +407,14 @@ func TestReplicaHaltRacesNewActions(t *testing.T) {
 func TestReplicaPause(t *testing.T) {
 	a, b, _, agent, admin := twoReplicas(t, replicaOpts{})
 	ctx := context.Background()
-	if _, err := a.gw.Halt(ctx, admin, gateway.HaltRequest{Mode: gatehouse.ModePause, Scope: gatehouse.Scope{All: true}, Reason: "hold"}); err != nil {
+	if _, err := a.gw.Halt(ctx, admin, gatehouse.HaltRequest{Mode: gatehouse.ModePause, Scope: gatehouse.Scope{All: true}, Reason: "hold"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the pause in force on r1", func() bool {
 		st, err := b.gw.Halts(ctx, admin)
 		return err == nil && len(st) == 1
 	})
-	ch := runAsync(b, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: t.TempDir()})
+	ch := runAsync(b, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: t.TempDir()})
 	eventually(t, "the request held on r1", func() bool {
 		st, err := b.gw.Status(ctx, admin)
 		return err == nil && st.Held == 1
@@ -443,7 +443,7 @@ func TestReplicaTripwire(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	run := func(r *replica) {
-		act, err := r.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"rm", "-rf", "/"}, Cwd: dir}, gateway.Sink{})
+		act, err := r.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"rm", "-rf", "/"}, Cwd: dir}, gateway.Sink{})
 		if err != nil || act.Status != gatehouse.StatusDenied {
 			t.Fatalf("run on %s: %+v %v", r.id, act, err)
 		}
@@ -491,8 +491,8 @@ func TestReplicaRecoverOwnOnly(t *testing.T) {
 	}
 	agent, _ := a.gw.Authenticate(ctx, tok)
 	dir := t.TempDir()
-	onA := runAsync(a, agent, gateway.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
-	onB := runAsync(b, agent, gateway.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
+	onA := runAsync(a, agent, gatehouse.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
+	onB := runAsync(b, agent, gatehouse.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
 	eventually(t, "both running", func() bool { return len(running(t, a.store)) == 2 })
 	// r1 stops cleanly, interrupting its own action, and starts again.
 	b.stop()
@@ -564,14 +564,14 @@ func TestReplicaLosesDatabase(t *testing.T) {
 	}
 	agent, _ := r.gw.Authenticate(ctx, tok)
 	dir := t.TempDir()
-	ch := runAsync(r, agent, gateway.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
+	ch := runAsync(r, agent, gatehouse.RunRequest{Argv: []string{"sleep", "60"}, Cwd: dir})
 	eventually(t, "the action running", func() bool { return len(running(t, r.store)) == 1 })
 	id := running(t, r.store)[0].ID
 
 	pgtest.Cut(t, u)
 	t.Cleanup(func() { pgtest.Restore(t, u) })
 	marker := dir + "/ran"
-	_, err = r.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"touch", marker}, Cwd: dir}, gateway.Sink{})
+	_, err = r.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"touch", marker}, Cwd: dir}, gateway.Sink{})
 	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
 		t.Fatalf("a run without the database: %v, want EUNAVAILABLE", err)
 	}
@@ -586,7 +586,7 @@ func TestReplicaLosesDatabase(t *testing.T) {
 
 	pgtest.Restore(t, u)
 	eventually(t, "runs working again", func() bool {
-		act, err := r.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
+		act, err := r.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
 		return err == nil && act.Status == gatehouse.StatusSucceeded
 	})
 	eventually(t, "the held-back end journaled", func() bool {
@@ -614,12 +614,12 @@ func TestReplicaLosesDatabase(t *testing.T) {
 func TestReplicaExternalComplete(t *testing.T) {
 	a, b, _, agent, _ := twoReplicas(t, replicaOpts{})
 	ctx := context.Background()
-	act, err := b.gw.Request(ctx, agent, gateway.ExternalRequest{Kind: gatehouse.KindFileWrite, Tool: "Write", Command: "Write /tmp/x",
+	act, err := b.gw.Request(ctx, agent, gatehouse.ExternalRequest{Kind: gatehouse.KindFileWrite, Tool: "Write", Command: "Write /tmp/x",
 		Client: map[string]string{"tool_use_id": "toolu_1"}}, gateway.Sink{})
 	if err != nil || act.Status != gatehouse.StatusRunning {
 		t.Fatalf("Request: %+v, %v", act, err)
 	}
-	done, err := a.gw.Complete(ctx, agent, gateway.ExternalOutcome{ToolUseID: "toolu_1", Response: "ok"})
+	done, err := a.gw.Complete(ctx, agent, gatehouse.ExternalOutcome{ToolUseID: "toolu_1", Response: "ok"})
 	if err != nil || done.ID != act.ID || done.Status != gatehouse.StatusSucceeded {
 		t.Fatalf("Complete through r0: %+v, %v", done, err)
 	}
@@ -644,7 +644,7 @@ func TestReplicaHaltFencesStarts(t *testing.T) {
 					return
 				default:
 				}
-				act, err := b.gw.Run(ctx, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
+				act, err := b.gw.Run(ctx, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{})
 				if err != nil {
 					t.Error(err)
 					return
@@ -661,7 +661,7 @@ func TestReplicaHaltFencesStarts(t *testing.T) {
 	for range 50 {
 		<-started
 	}
-	h, err := a.gw.Halt(ctx, admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "fence"})
+	h, err := a.gw.Halt(ctx, admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "fence"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,7 +686,7 @@ func TestReplicaHaltExpiresOnce(t *testing.T) {
 	a, b, u, agent, admin := twoReplicas(t, replicaOpts{})
 	ctx := context.Background()
 	for range 3 {
-		h, err := a.gw.Halt(ctx, admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "brief", For: "200ms"})
+		h, err := a.gw.Halt(ctx, admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: agent.Name}, Reason: "brief", For: "200ms"})
 		if err != nil {
 			t.Fatal(err)
 		}

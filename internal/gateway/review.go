@@ -193,16 +193,6 @@ func (g *Gateway) retryPending(w *waiter, id, what string, err error) {
 	g.arm(w, g.now().Add(time.Second))
 }
 
-// Remember asks an approval to add a learned rule.
-type Remember struct {
-	Match string        `json:"match"` // exact, prefix or glob
-	TTL   time.Duration `json:"ttl"`   // how long the rule lasts
-	Scope string        `json:"scope"` // "agent" (the action's agent; the default) or "all"
-	// Pattern is the prefix or glob; for exact it is the action's command
-	// and may be left empty. Empty for prefix means the whole command.
-	Pattern string `json:"pattern,omitempty"`
-}
-
 // MaxLearnedTTL bounds how long a learned rule may last.
 const MaxLearnedTTL = 30 * 24 * time.Hour
 
@@ -213,7 +203,8 @@ const MaxLearnedTTL = 30 * 24 * time.Hour
 // if the action's review is already over with another outcome. Repeating
 // a verdict that was already given is harmless: it returns the action and
 // records nothing new.
-func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict, reason string, remember *Remember) (*gatehouse.Action, error) {
+func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict string, req gatehouse.ReviewRequest) (*gatehouse.Action, error) {
+	reason, remember := req.Reason, req.Remember
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not review actions: use a reviewer or admin token", p.Role, p.Name)
 	}
@@ -260,7 +251,7 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 
 	now := g.now()
 	var evs []gatehouse.Event
-	var learned *policy.LearnedRule
+	var learned *gatehouse.LearnedRule
 	if remember != nil {
 		if learned, err = g.learnedRule(p, a, remember, now); err != nil {
 			return nil, err
@@ -343,18 +334,22 @@ func outcome(a *gatehouse.Action) string {
 	return ""
 }
 
-func (g *Gateway) learnedRule(p gatehouse.Principal, a *gatehouse.Action, r *Remember, now time.Time) (*policy.LearnedRule, error) {
+func (g *Gateway) learnedRule(p gatehouse.Principal, a *gatehouse.Action, r *gatehouse.Remember, now time.Time) (*gatehouse.LearnedRule, error) {
 	inv := func(f string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, args...) }
 	if g.learned == nil {
 		return nil, inv("this gateway has no policy to remember rules in")
 	}
-	if r.TTL <= 0 || r.TTL > MaxLearnedTTL {
+	ttl, err := time.ParseDuration(r.TTL)
+	if err != nil {
+		return nil, inv("invalid ttl %q: use a duration such as 24h", r.TTL)
+	}
+	if ttl <= 0 || ttl > MaxLearnedTTL {
 		return nil, inv("--ttl must be between 1s and %s", MaxLearnedTTL)
 	}
-	rule := &policy.LearnedRule{
+	rule := &gatehouse.LearnedRule{
 		ID: "lr-" + strings.ToLower(ulid.Make().String()), Match: r.Match, Pattern: r.Pattern,
 		CreatedBy: p.Name, FromAction: a.ID, CreatedAt: gatehouse.Timestamp(now),
-		ExpiresAt: gatehouse.Timestamp(now.Add(r.TTL)),
+		ExpiresAt: gatehouse.Timestamp(now.Add(ttl)),
 	}
 	switch r.Scope {
 	case "", "agent":
@@ -386,7 +381,7 @@ func (g *Gateway) learnedRule(p gatehouse.Principal, a *gatehouse.Action, r *Rem
 }
 
 // matchOne reports whether rule alone would match a.
-func matchOne(rule policy.LearnedRule, a *gatehouse.Action, now time.Time) (*policy.LearnedRule, bool) {
+func matchOne(rule gatehouse.LearnedRule, a *gatehouse.Action, now time.Time) (*gatehouse.LearnedRule, bool) {
 	l := policy.NewLearned()
 	if err := l.Add(rule); err != nil {
 		return nil, false
@@ -414,7 +409,7 @@ func (g *Gateway) Pending(ctx context.Context, p gatehouse.Principal) ([]*gateho
 }
 
 // LearnedRules lists the learned rules in force.
-func (g *Gateway) LearnedRules(ctx context.Context, p gatehouse.Principal) ([]policy.LearnedRule, error) {
+func (g *Gateway) LearnedRules(ctx context.Context, p gatehouse.Principal) ([]gatehouse.LearnedRule, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
@@ -430,7 +425,7 @@ func (g *Gateway) RemoveLearnedRule(ctx context.Context, p gatehouse.Principal, 
 	if !p.Role.CanReview() {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not remove rules", p.Role, p.Name)
 	}
-	if g.learned == nil || !slices.ContainsFunc(g.learned.List(g.now()), func(r policy.LearnedRule) bool { return r.ID == id }) {
+	if g.learned == nil || !slices.ContainsFunc(g.learned.List(g.now()), func(r gatehouse.LearnedRule) bool { return r.ID == id }) {
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "learned rule %q not found (or expired)", id)
 	}
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventRuleRemoved, id, gatehouse.RuleRemoved{By: p.Name})

@@ -7,34 +7,12 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/redact"
 )
 
-// FileDiff is one change of an action with what it did to the content.
-type FileDiff struct {
-	gatehouse.FileChange
-	// Diff is a unified diff of the content, for text.
-	Diff string `json:"diff,omitempty"`
-	// Note says why there is no diff: a directory, a mode change, binary
-	// content, content not stored.
-	Note string `json:"note,omitempty"`
-}
-
-// DiffResult is what an action changed in its workspaces; the answer to
-// GET /v1/actions/{id}/diff.
-type DiffResult struct {
-	Action string `json:"action"`
-	// Recorded is false when no workspace was recorded for the action.
-	Recorded  bool       `json:"recorded"`
-	Files     []FileDiff `json:"files"`
-	Truncated int        `json:"truncated,omitempty"`
-	Ambiguous []string   `json:"ambiguous,omitempty"`
-	Error     string     `json:"error,omitempty"`
-}
-
 // Diff returns what action id changed, file by file, with unified diffs
 // of text made from the stored content. The value of every secret the
 // gateway holds is redacted from the diffs (an action may have written a
 // credential into a file); if the secrets cannot be opened to do so, the
 // diffs are withheld. ENOTFOUND for an unknown action.
-func (g *Gateway) Diff(ctx context.Context, p gatehouse.Principal, id string) (*DiffResult, error) {
+func (g *Gateway) Diff(ctx context.Context, p gatehouse.Principal, id string) (*gatehouse.DiffResult, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
@@ -42,7 +20,7 @@ func (g *Gateway) Diff(ctx context.Context, p gatehouse.Principal, id string) (*
 	if err != nil {
 		return nil, err
 	}
-	out := &DiffResult{Action: a.ID, Files: []FileDiff{}}
+	out := &gatehouse.DiffResult{Action: a.ID, Files: []gatehouse.FileDiff{}}
 	e := a.Effects
 	if e == nil {
 		return out, nil
@@ -53,7 +31,7 @@ func (g *Gateway) Diff(ctx context.Context, p gatehouse.Principal, id string) (*
 		g.log.Error("diff: the secrets cannot be opened to redact them; diffs withheld", "action", a.ID, "err", rerr)
 	}
 	for _, c := range e.Changes {
-		d := FileDiff{FileChange: c}
+		d := gatehouse.FileDiff{FileChange: c}
 		switch {
 		case g.ws == nil:
 			d.Note = "the gateway has no content store"
@@ -92,38 +70,6 @@ func (g *Gateway) heldSecrets(ctx context.Context) (*redact.Set, error) {
 	return redact.New(secrets), nil
 }
 
-// RollbackRequest asks to roll back one action, a session's actions, or
-// those since a time (of one agent, if Agent is set). Its JSON form is
-// the body of POST /v1/rollback.
-type RollbackRequest struct {
-	Action  string `json:"action,omitempty"`
-	Session string `json:"session,omitempty"`
-	Since   string `json:"since,omitempty"` // RFC 3339, or a duration before now
-	Agent   string `json:"agent,omitempty"`
-	DryRun  bool   `json:"dry_run,omitempty"`
-	Force   bool   `json:"force,omitempty"`
-}
-
-// Rollback statuses beyond the journal's (gatehouse.Rollback*).
-const (
-	RollbackPlanned = "planned" // a dry run
-	RollbackRefused = "refused" // problems, and not forced: nothing was touched
-	RollbackNothing = "nothing" // no file to restore
-)
-
-// RollbackResult is the answer to a rollback: the plan as checked against
-// the disk, and what was done.
-type RollbackResult struct {
-	// ID is the rollback's id in the journal (the subject of its events);
-	// empty for a dry run or a refusal.
-	ID     string `json:"id,omitempty"`
-	Status string `json:"status"` // planned, refused, nothing, done, partial, failed
-	// Problems are what refused it (or, forced, what it went past).
-	Problems []string                `json:"problems,omitempty"`
-	Plan     *gatehouse.RollbackPlan `json:"plan"`
-	Restored int                     `json:"restored"`
-}
-
 // maxRollbackActions bounds the actions one rollback considers.
 const maxRollbackActions = gatehouse.MaxLimit
 
@@ -144,7 +90,7 @@ const maxRollbackActions = gatehouse.MaxLimit
 // ECONFLICT for an action that is running, never ran or was rolled back
 // already, EUNAVAILABLE if the journal or a workspace cannot be used. A
 // refusal because of problems is not an error: the result says refused.
-func (g *Gateway) Rollback(ctx context.Context, p gatehouse.Principal, req RollbackRequest) (*RollbackResult, error) {
+func (g *Gateway) Rollback(ctx context.Context, p gatehouse.Principal, req gatehouse.RollbackRequest) (*gatehouse.RollbackResult, error) {
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not roll back: it needs a reviewer or the admin token", p.Role, p.Name)
 	}
@@ -155,14 +101,14 @@ func (g *Gateway) Rollback(ctx context.Context, p gatehouse.Principal, req Rollb
 	g.rb.Lock()
 	defer g.rb.Unlock()
 	plan := gatehouse.PlanRollback(actions)
-	res := &RollbackResult{Plan: plan}
+	res := &gatehouse.RollbackResult{Plan: plan}
 	if len(plan.Files) > 0 && g.ws == nil {
 		return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "this gateway records no workspaces: nothing can be restored")
 	}
 	if len(plan.Files) == 0 {
-		res.Status = RollbackNothing
+		res.Status = gatehouse.RollbackNothing
 		if req.DryRun {
-			res.Status = RollbackPlanned
+			res.Status = gatehouse.RollbackPlanned
 		}
 		res.Problems = plan.Problems()
 		return res, nil
@@ -193,10 +139,10 @@ func (g *Gateway) Rollback(ctx context.Context, p gatehouse.Principal, req Rollb
 	res.Problems = plan.Problems()
 	switch {
 	case req.DryRun:
-		res.Status = RollbackPlanned
+		res.Status = gatehouse.RollbackPlanned
 		return res, nil
 	case !done:
-		res.Status = RollbackRefused
+		res.Status = gatehouse.RollbackRefused
 		return res, nil
 	}
 	res.ID = id
@@ -242,7 +188,7 @@ func (g *Gateway) Rollback(ctx context.Context, p gatehouse.Principal, req Rollb
 }
 
 // selectRollback finds the actions a rollback request names.
-func (g *Gateway) selectRollback(ctx context.Context, req RollbackRequest) (gatehouse.RollbackSelector, []*gatehouse.Action, error) {
+func (g *Gateway) selectRollback(ctx context.Context, req gatehouse.RollbackRequest) (gatehouse.RollbackSelector, []*gatehouse.Action, error) {
 	inv := func(f string, a ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, a...) }
 	sel := gatehouse.RollbackSelector{Action: req.Action, Session: req.Session, Agent: req.Agent}
 	n := 0

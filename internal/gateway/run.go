@@ -23,35 +23,20 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 )
 
-// RunRequest is what a client asks to run. Its JSON form is the body of
-// POST /v1/run.
-type RunRequest struct {
-	// Argv is the command and its arguments, exec'd directly. With Shell,
-	// Command is used instead.
-	Argv []string `json:"argv,omitempty"`
-	// Shell runs Command with /bin/sh -c.
-	Shell   bool   `json:"shell,omitempty"`
-	Command string `json:"command,omitempty"`
-
-	Session   string            `json:"session,omitempty"`
-	Model     string            `json:"model,omitempty"`
-	Intent    string            `json:"intent,omitempty"`
-	System    string            `json:"system,omitempty"`
-	Cwd       string            `json:"cwd,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	TimeoutMS int64             `json:"timeout_ms,omitempty"`
-}
-
-// Sink receives a run's progress: Pending if the action waits for review,
-// Started once its start is durably journaled and it is about to start,
-// then its output as it is produced. A write to Stdout or Stderr must not
-// block for ever — the executor waits for its output readers before the
-// action's end is journaled — so a sink fed by a network client bounds
-// each write (httpapi gives each frame a deadline).
+// Sink connects a run to its client: Pending is told if the action waits
+// for review, Started once its start is durably journaled and it is about
+// to start, then Stdout and Stderr get its output as it is produced. A
+// write to Stdout or Stderr must not block for ever — the executor waits
+// for its output readers before the action's end is journaled — so a sink
+// fed by a network client bounds each write (httpapi gives each frame a
+// deadline). Stdin, if not nil, is the command's standard input when the
+// request asks for it (RunRequest.Stdin); it is read only while the
+// command runs, and not waited for (see executor.Spec.Stdin).
 type Sink struct {
 	Pending        func(*gatehouse.Action)
 	Started        func(*gatehouse.Action)
 	Stdout, Stderr io.Writer
+	Stdin          io.Reader
 }
 
 // Limits on request fields; a request over them is refused with EINVALID.
@@ -63,11 +48,51 @@ const (
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (g *Gateway) validate(req *RunRequest) error {
+// Set options /bin/sh takes before -c: single letters, and -o/+o with a
+// name. -c, -i, -s (and bash's long options) change what the shell is,
+// not how it runs the command, and are refused.
+var (
+	shellFlags   = regexp.MustCompile(`^[-+][abCefhmnuvx]*o?$`)
+	shellOptName = regexp.MustCompile(`^[a-z]{1,32}$`)
+)
+
+func validShellOptions(opts []string) error {
+	if len(opts) > 32 {
+		return gatehouse.Errorf(gatehouse.EINVALID, "more than 32 shell options")
+	}
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		if len(o) < 2 || !shellFlags.MatchString(o) {
+			return gatehouse.Errorf(gatehouse.EINVALID, "invalid shell option %q: use set options such as -e, -u, -x, -o pipefail", o)
+		}
+		if strings.HasSuffix(o, "o") { // -o NAME, -euo NAME
+			if i+1 >= len(opts) || !shellOptName.MatchString(opts[i+1]) {
+				return gatehouse.Errorf(gatehouse.EINVALID, "shell option %s needs an option name", o)
+			}
+			i++
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) validate(req *gatehouse.RunRequest) error {
 	inv := func(format string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, format, args...) }
 	if req.Shell {
 		if len(req.Argv) > 0 {
 			return inv("a shell request carries command, not argv")
+		}
+		if err := validShellOptions(req.ShellOptions); err != nil {
+			return err
+		}
+		if len(req.Args) > maxArgs {
+			return inv("more than %d arguments", maxArgs)
+		}
+		n := len(req.Command)
+		for _, a := range req.Args {
+			n += len(a)
+		}
+		if n > maxArgBytes {
+			return inv("command and arguments are over %d bytes", maxArgBytes)
 		}
 		if strings.TrimSpace(req.Command) == "" {
 			return inv("empty command")
@@ -78,6 +103,9 @@ func (g *Gateway) validate(req *RunRequest) error {
 	} else {
 		if req.Command != "" {
 			return inv("command is only for shell requests; send argv")
+		}
+		if len(req.ShellOptions) > 0 || len(req.Args) > 0 {
+			return inv("shell_options and args are only for shell requests")
 		}
 		if len(req.Argv) == 0 || req.Argv[0] == "" {
 			return inv("empty command")
@@ -93,7 +121,7 @@ func (g *Gateway) validate(req *RunRequest) error {
 			return inv("arguments are over %d bytes", maxArgBytes)
 		}
 	}
-	for _, s := range append(slices.Clone(req.Argv), req.Command, req.Cwd) {
+	for _, s := range append(slices.Concat(req.Argv, req.Args), req.Command, req.Cwd) {
 		if strings.IndexByte(s, 0) >= 0 {
 			return inv("NUL byte in command, arguments or cwd")
 		}
@@ -148,7 +176,7 @@ func (g *Gateway) validate(req *RunRequest) error {
 // it is returned with its status. If the end cannot be journaled, the
 // action is returned with EUNAVAILABLE; the next start of the daemon
 // closes it as interrupted.
-func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req gatehouse.RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents run actions: use a token from `gatehouse agent add`")
 	}
@@ -218,7 +246,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 // req must be the original request (its environment values are not
 // journaled, so the agent sends them again); p must be the action's agent.
 // An action that has already ended is returned as it is.
-func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req gatehouse.RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents attach to their actions")
 	}
@@ -240,8 +268,8 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 		return a, nil
 	}
 	want := g.newAction(a.Time, p, &req)
-	if want.Command != a.Command || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, cwd and environment", id)
+	if want.Command != a.Command || !slices.Equal(want.Argv, a.Argv) || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) || want.Stdin != a.Stdin {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, arguments, cwd, environment and stdin", id)
 	}
 	g.rv.mu.Lock()
 	w := g.rv.waiters[id]
@@ -311,7 +339,7 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 // prepare resolves a's program and gives it its credentials. If it cannot
 // be run, it returns the end to journal instead (127 not found, 126 not
 // executable, or a credential it was granted cannot be given).
-func (g *Gateway) prepare(ctx context.Context, a *gatehouse.Action, req *RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+func (g *Gateway) prepare(ctx context.Context, a *gatehouse.Action, req *gatehouse.RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
 	creds, filter, fin := g.inject(ctx, a) // credentials.go
 	if fin != nil {
 		return executor.Prepared{}, fin
@@ -320,6 +348,9 @@ func (g *Gateway) prepare(ctx context.Context, a *gatehouse.Action, req *RunRequ
 		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req, creds),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
 		Stdout:  sink.Stdout, Stderr: sink.Stderr, Filter: filter,
+	}
+	if a.Stdin && sink.Stdin != nil {
+		spec.Stdin = sink.Stdin
 	}
 	prep, err := g.exec.Prepare(spec)
 	if err != nil {
@@ -530,7 +561,15 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 	}
 	g.inflight.Add(1)
 	runCtx, cancel := context.WithCancelCause(context.Background())
-	stop := context.AfterFunc(ctx, func() { cancel(errClientGone) })
+	stop := context.AfterFunc(ctx, func() {
+		// A client's own cause (its stdin stream broke) says more than
+		// that it went.
+		cause := context.Cause(ctx)
+		if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+			cause = errClientGone
+		}
+		cancel(cause)
+	})
 	g.seq++
 	key := g.seq
 	g.running[key] = cancel
@@ -544,19 +583,19 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 	}, nil
 }
 
-func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
+func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse.RunRequest) *gatehouse.Action {
 	a := &gatehouse.Action{
 		ID:   newActionID(now),
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
-		Status: gatehouse.StatusPending, Replica: g.replica,
+		Stdin: req.Stdin, Status: gatehouse.StatusPending, Replica: g.replica,
 	}
 	if a.TimeoutMS == 0 && g.cfg.DefaultTimeout > 0 {
 		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
 	}
 	if req.Shell {
-		a.Argv = []string{"/bin/sh", "-c", req.Command}
+		a.Argv = slices.Concat([]string{"/bin/sh"}, req.ShellOptions, []string{"-c", req.Command}, req.Args)
 		a.Command = req.Command
 	} else {
 		a.Argv = slices.Clone(req.Argv)
@@ -574,7 +613,7 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 	return gatehouse.ActionRequested{
 		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
-		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Credentials: a.Credentials,
+		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Stdin: a.Stdin, Credentials: a.Credentials,
 		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
 		Replica: a.Replica,
 	}
@@ -583,7 +622,7 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 // environ builds a command's complete environment: the base environment,
 // the client's allowed variables, the action's credentials, then the
 // gateway's own; neither of the last two can a client override.
-func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest, creds map[string]string) []string {
+func (g *Gateway) environ(a *gatehouse.Action, req *gatehouse.RunRequest, creds map[string]string) []string {
 	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
 	for k, v := range g.cfg.BaseEnv {
 		env[k] = v
@@ -613,6 +652,7 @@ func finished(res executor.Result, cause error) gatehouse.ActionFinished {
 		Stdout: string(res.Stdout.Head), Stderr: string(res.Stderr.Head),
 		StdoutBytes: res.Stdout.Bytes, StderrBytes: res.Stderr.Bytes,
 		StdoutSHA256: res.Stdout.SHA256, StderrSHA256: res.Stderr.SHA256,
+		StdinBytes: res.StdinBytes,
 	}
 	if res.Signal == "" && res.ExitCode >= 0 {
 		// A negative code means no exit status exists (it never started).

@@ -1,19 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
-
-// SecretRequest is the body of PUT /v1/secrets/{name}. Value is base64
-// in JSON, so that any bytes survive the trip.
-type SecretRequest struct {
-	Value []byte `json:"value"`
-}
 
 // credentialRoutes registers the secrets and credentials endpoints.
 func (s *Server) credentialRoutes() {
@@ -36,7 +28,7 @@ func (s *Server) secret(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	var req SecretRequest
+	var req client.SecretRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return
@@ -87,44 +79,4 @@ func (s *Server) credentialScan(w http.ResponseWriter, r *http.Request, p gateho
 		return
 	}
 	writeJSON(w, http.StatusOK, scan)
-}
-
-// SetSecret stores a secret's value in the daemon.
-func (c *Client) SetSecret(ctx context.Context, name string, value []byte) (*gatehouse.SealedSecret, error) {
-	var out gatehouse.SealedSecret
-	if err := c.call(ctx, http.MethodPut, "/v1/secrets/"+url.PathEscape(name), SecretRequest{Value: value}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// RemoveSecret removes a secret.
-func (c *Client) RemoveSecret(ctx context.Context, name string) error {
-	return c.call(ctx, http.MethodDelete, "/v1/secrets/"+url.PathEscape(name), nil, nil)
-}
-
-// Secrets lists the secrets the daemon holds: names and times.
-func (c *Client) Secrets(ctx context.Context) ([]*gatehouse.SealedSecret, error) {
-	var out []*gatehouse.SealedSecret
-	return out, c.call(ctx, http.MethodGet, "/v1/secrets", nil, &out)
-}
-
-// Credentials lists the credentials agents hold (agent "" for all) and
-// their last use.
-func (c *Client) Credentials(ctx context.Context, agent string) ([]gatehouse.CredentialHolding, error) {
-	path := "/v1/credentials"
-	if agent != "" {
-		path += "?agent=" + url.QueryEscape(agent)
-	}
-	var out []gatehouse.CredentialHolding
-	return out, c.call(ctx, http.MethodGet, path, nil, &out)
-}
-
-// CredentialScan returns the credential scan a hooked session reported.
-func (c *Client) CredentialScan(ctx context.Context, session string) (*gateway.CredentialScan, error) {
-	var out gateway.CredentialScan
-	if err := c.call(ctx, http.MethodGet, "/v1/credentials/scan?session="+url.QueryEscape(session), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }

@@ -9,8 +9,8 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // Authenticator establishes who a bearer token stands for
@@ -27,7 +27,7 @@ type Authenticator interface {
 func HTTPHandler(auth Authenticator, apiURL string, version string) http.Handler {
 	h := &httpHandler{auth: auth, owner: map[string]string{}}
 	h.mcp = sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
-		return NewServer(httpapi.NewClient(apiURL, bearer(r)), Options{Version: version, Session: r.Header.Get("X-Gatehouse-Session")})
+		return NewServer(client.New(apiURL, bearer(r)), Options{Version: version, Session: r.Header.Get("X-Gatehouse-Session")})
 	}, nil)
 	return h
 }

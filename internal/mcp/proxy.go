@@ -12,8 +12,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 // Proxy re-exposes an upstream MCP server unchanged — its capabilities,
@@ -34,7 +33,7 @@ type Proxy struct {
 	// Upstream returns a new transport to the upstream for one agent
 	// session: a new process for a command, a new connection for a URL.
 	Upstream func() sdk.Transport
-	Client   *httpapi.Client // the agent's client of the daemon
+	Client   *client.Client // the agent's client of the daemon
 	Opts     Options
 	Logger   *slog.Logger // nil: no logging
 }
@@ -79,11 +78,11 @@ func (p *Proxy) callTool(ctx context.Context, up *sdk.ClientSession, params *sdk
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage(`{}`)
 	}
-	a, err := p.Client.Request(ctx, gateway.ExternalRequest{Kind: gatehouse.KindMCPTool, Tool: name,
+	a, err := p.Client.Request(ctx, gatehouse.ExternalRequest{Kind: gatehouse.KindMCPTool, Tool: name,
 		Command: "mcp__" + p.Name + "__" + name, Input: args, System: p.Name, Session: p.Opts.Session,
-		Model: p.Opts.Model, Cwd: p.Opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp-proxy"}}, httpapi.Hooks{})
+		Model: p.Opts.Model, Cwd: p.Opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp-proxy"}}, nil)
 	if err != nil {
-		return toolError(refusal(err).Error()), nil
+		return toolError(refusal(a, err).Error()), nil
 	}
 	if a.Status != gatehouse.StatusRunning {
 		return toolError(fmt.Sprintf("gatehouse: %s (action %s)", a.Error, a.ID)), nil
@@ -91,7 +90,7 @@ func (p *Proxy) callTool(ctx context.Context, up *sdk.ClientSession, params *sdk
 	start := time.Now()
 	res, callErr := up.CallTool(ctx, &sdk.CallToolParams{Meta: hopMeta(params.Meta), Name: name, Arguments: args})
 	d := float64(time.Since(start).Microseconds()) / 1000
-	out := gateway.ExternalOutcome{ID: a.ID, DurationMS: &d}
+	out := gatehouse.ExternalOutcome{ID: a.ID, DurationMS: &d}
 	switch {
 	case callErr != nil:
 		out.Failed, out.Error = true, callErr.Error()

@@ -14,7 +14,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
 
@@ -57,7 +57,7 @@ func inMemory(t *testing.T, srv *sdk.Server) func() sdk.Transport {
 
 // proxied starts a daemon with pol, a proxy named "up" in front of
 // upstream, and an agent's session with the proxy (with opts).
-func proxied(t *testing.T, pol string, upstream func() sdk.Transport, opts *sdk.ClientOptions) (*sdk.ClientSession, *httpapi.Client) {
+func proxied(t *testing.T, pol string, upstream func() sdk.Transport, opts *sdk.ClientOptions) (*sdk.ClientSession, *client.Client) {
 	t.Helper()
 	addr, admin := startDaemon(t, pol)
 	ctx := context.Background()
@@ -65,7 +65,7 @@ func proxied(t *testing.T, pol string, upstream func() sdk.Transport, opts *sdk.
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &mcp.Proxy{Name: "up", Upstream: upstream, Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Session: "px", Cwd: t.TempDir()}}
+	p := &mcp.Proxy{Name: "up", Upstream: upstream, Client: client.New("http://"+addr, tok.Token), Opts: mcp.Options{Session: "px", Cwd: t.TempDir()}}
 	pS, pC := sdk.NewInMemoryTransports()
 	if _, err := p.Server().Connect(ctx, pS, nil); err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestProxy(t *testing.T) {
 	if _, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "ghost", Arguments: map[string]any{}}); !errors.As(err, &werr) || werr.Code != jsonrpc.CodeInvalidParams {
 		t.Errorf("unknown tool: %v, want the upstream's invalid-params error", err)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,20 +263,20 @@ func TestProxyForwards(t *testing.T) {
 		},
 		ResourceUpdatedHandler: func(ctx context.Context, req *sdk.ResourceUpdatedNotificationRequest) { updated <- req.Params.URI },
 	}
-	client := sdk.NewClient(&sdk.Implementation{Name: "agent"}, opts)
-	client.AddRoots(&sdk.Root{URI: "file:///work", Name: "work"})
+	agent := sdk.NewClient(&sdk.Implementation{Name: "agent"}, opts)
+	agent.AddRoots(&sdk.Root{URI: "file:///work", Name: "work"})
 	addr, admin := startDaemon(t, "version: 1\ndefault: allow\n")
 	ctx := context.Background()
 	tok, err := admin.AddAgent(ctx, "proxied")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &mcp.Proxy{Name: "up", Upstream: inMemory(t, up), Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: t.TempDir()}}
+	p := &mcp.Proxy{Name: "up", Upstream: inMemory(t, up), Client: client.New("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: t.TempDir()}}
 	pS, pC := sdk.NewInMemoryTransports()
 	if _, err := p.Server().Connect(ctx, pS, nil); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := client.Connect(ctx, pC, nil)
+	cs, err := agent.Connect(ctx, pC, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestProxyForwards(t *testing.T) {
 	}
 
 	// The agent's notifications go upstream too.
-	client.AddRoots(&sdk.Root{URI: "file:///more", Name: "more"})
+	agent.AddRoots(&sdk.Root{URI: "file:///more", Name: "more"})
 	wait(t, rootsChanged, "roots/list_changed")
 
 	// Cancelling a call cancels it upstream.
@@ -369,7 +369,7 @@ func TestProxyForwards(t *testing.T) {
 	if err := wait(t, errc, "the cancelled call's end"); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled call: %v", err)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,12 +402,12 @@ func TestProxyListenOutsideRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &mcp.Proxy{Name: "up", Upstream: inMemory(t, up), Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: t.TempDir()}}
+	p := &mcp.Proxy{Name: "up", Upstream: inMemory(t, up), Client: client.New("http://"+addr, tok.Token), Opts: mcp.Options{Cwd: t.TempDir()}}
 	hs := httptest.NewServer(p.Handler())
 	t.Cleanup(hs.Close)
-	client := sdk.NewClient(&sdk.Implementation{Name: "agent"}, nil)
-	client.AddRoots(&sdk.Root{URI: "file:///outside", Name: "outside"})
-	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: hs.URL}, nil)
+	agent := sdk.NewClient(&sdk.Implementation{Name: "agent"}, nil)
+	agent.AddRoots(&sdk.Root{URI: "file:///outside", Name: "outside"})
+	cs, err := agent.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: hs.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

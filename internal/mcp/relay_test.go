@@ -9,7 +9,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
 
@@ -66,7 +66,7 @@ func TestRelay(t *testing.T) {
 	if calls := readLog(t, alphaLog); !strings.Contains(strings.Join(calls, "|"), "echo relayed|exit|") || strings.Contains(strings.Join(calls, "|"), "echo secret") {
 		t.Errorf("what reached alpha: %q", calls)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	must(t, err)
 	var summary []string
 	for _, a := range acts {
@@ -140,7 +140,7 @@ func TestRelayConcurrentCalls(t *testing.T) {
 		t.Fatalf("the reviewed call ended before its review: %q", got)
 	default:
 	}
-	if _, err := admin.Review(ctx, pending[0].ID, "approve", httpapi.ReviewRequest{}); err != nil {
+	if _, err := admin.Review(ctx, pending[0].ID, "approve", gatehouse.ReviewRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-waited; got != "alpha: wait for me" {

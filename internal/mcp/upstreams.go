@@ -21,8 +21,8 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // Upstream is an MCP server the daemon fronts: a program it starts and
@@ -274,7 +274,7 @@ func (s *supervisor) server(r *http.Request) *sdk.Server {
 	if g == nil {
 		return nil // the SDK answers 400; the agent tries again
 	}
-	p := &Proxy{Name: s.spec.Name, Client: httpapi.NewClient(s.hub.opts.APIURL, sl.token),
+	p := &Proxy{Name: s.spec.Name, Client: client.New(s.hub.opts.APIURL, sl.token),
 		Opts: Options{Version: s.hub.opts.Version, Session: r.Header.Get("X-Gatehouse-Session"), Cwd: s.spec.Cwd}}
 	srv, err := p.sharedServer(r.Context(), g.cs)
 	if err != nil {

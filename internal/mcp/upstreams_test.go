@@ -21,9 +21,8 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // TestMain lets the test binary be a stdio MCP upstream of its own: with
@@ -72,7 +71,7 @@ func stdioUpstream(name, logPath string) *sdk.Server {
 
 // startDaemonConfig starts a daemon with policy pol and configuration
 // file conf; stop stops it and returns what Wait returned.
-func startDaemonConfig(t testing.TB, pol, conf string) (addr string, admin *httpapi.Client, logf string, stop func() error) {
+func startDaemonConfig(t testing.TB, pol, conf string) (addr string, admin *adminClient, logf string, stop func() error) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := daemon.DefaultConfig()
@@ -105,7 +104,14 @@ func startDaemonConfig(t testing.TB, pol, conf string) (addr string, admin *http
 	t.Cleanup(func() { _ = stop() })
 	tok, err := daemon.ReadAdminToken(cfg.StateDir)
 	must(t, err)
-	return d.Addr(), httpapi.NewClient("http://"+d.Addr(), tok), logf, stop
+	return d.Addr(), &adminClient{Client: client.New("http://"+d.Addr(), tok), Token: tok}, logf, stop
+}
+
+// adminClient is a client with the admin token, and the token, for the
+// requests a test makes by hand.
+type adminClient struct {
+	*client.Client
+	Token string
 }
 
 func must(t testing.TB, err error) {
@@ -189,7 +195,7 @@ rules:
 // twoUpstreams starts a daemon fronting alpha (this test binary as a
 // program) and beta (a streamable HTTP server in this process, whose
 // calls are counted).
-func twoUpstreams(t testing.TB) (addr string, admin *httpapi.Client, alphaLog, daemonLog string, betaCalls *atomic.Int32, stop func() error) {
+func twoUpstreams(t testing.TB) (addr string, admin *adminClient, alphaLog, daemonLog string, betaCalls *atomic.Int32, stop func() error) {
 	t.Helper()
 	exe, err := os.Executable()
 	must(t, err)
@@ -258,7 +264,7 @@ func TestUpstreamsThroughDaemon(t *testing.T) {
 		t.Errorf("beta got %d calls, want 1", n)
 	}
 
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	must(t, err)
 	if len(acts) != 3 {
 		t.Fatalf("%d actions journaled, want 3", len(acts))
@@ -284,7 +290,7 @@ func TestUpstreamsThroughDaemon(t *testing.T) {
 	}
 
 	// A halt of the agent refuses its next call, which is not forwarded.
-	if _, err := admin.Halt(ctx, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: "fronted"}, Reason: "stop it"}); err != nil {
+	if _, err := admin.Halt(ctx, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: "fronted"}, Reason: "stop it"}); err != nil {
 		t.Fatal(err)
 	}
 	if got, isErr := call(t, alpha, "echo", map[string]any{"text": "halted"}); !isErr || !strings.Contains(got, "stop it") {
@@ -386,7 +392,7 @@ func TestUpstreamRestart(t *testing.T) {
 	if ps := pids(readLog(t, alphaLog)); len(ps) != 2 || ps[0] == ps[1] {
 		t.Errorf("upstream processes %v, want two", ps)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	must(t, err)
 	if len(acts) != 2 || acts[0].Command != "mcp__alpha__exit" || acts[0].Status != gatehouse.StatusFailed {
 		t.Errorf("journal: %d actions, first %+v; want the exit call failed", len(acts), acts[0])
@@ -420,7 +426,7 @@ func TestUpstreamURLQuery(t *testing.T) {
 	if res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "gone"}}); err == nil && !res.IsError {
 		t.Fatalf("echo with the upstream gone succeeded: %+v", res)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	must(t, err)
 	b, _ := json.Marshal(acts)
 	if !strings.Contains(string(b), `"status":"failed"`) {

@@ -42,6 +42,7 @@ type actionVars struct {
 	Cwd     string   `cel:"cwd"`
 	System  string   `cel:"system"`
 	Intent  string   `cel:"intent"`
+	Stdin   bool     `cel:"stdin"`
 	// Credentials names the secrets the action is granted (the
 	// configuration's credentials section): rules can hold any action
 	// that would run with one for review unless it is what it is for.
@@ -267,6 +268,7 @@ func activation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) (cel
 		"action": &actionVars{
 			Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: string(a.Kind),
 			Command: a.Command, Argv: a.Argv, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
+			Stdin:       a.Stdin,
 			Credentials: credentialNames(a),
 		},
 		"analysis": av,

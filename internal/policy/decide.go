@@ -120,7 +120,7 @@ func (p *Policy) Decide(a *gatehouse.Action, an *gatehouse.Analysis, learned *Le
 	return res
 }
 
-func (p *Policy) resultOf(info RuleInfo) Result {
+func (p *Policy) resultOf(info gatehouse.RuleInfo) Result {
 	return Result{
 		Decision:   gatehouse.Decision{Effect: info.Effect, Rule: info.ID, Reason: info.Reason},
 		Approvals:  info.Approvals,

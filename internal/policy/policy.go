@@ -128,8 +128,8 @@ func (p *Policy) Revision() string { return p.rev }
 func (p *Policy) Source() []byte { return append([]byte(nil), p.src...) }
 
 // Rules describes the policy's rules in order.
-func (p *Policy) Rules() []RuleInfo {
-	out := make([]RuleInfo, len(p.rules))
+func (p *Policy) Rules() []gatehouse.RuleInfo {
+	out := make([]gatehouse.RuleInfo, len(p.rules))
 	for i, r := range p.rules {
 		out[i] = r.info
 		out[i].EscalateTo = append([]string(nil), r.info.EscalateTo...)
@@ -139,8 +139,8 @@ func (p *Policy) Rules() []RuleInfo {
 
 // Default describes the decision made when no rule matches, as a rule
 // with the id "default" (Line 0).
-func (p *Policy) Default() RuleInfo {
-	info := RuleInfo{
+func (p *Policy) Default() gatehouse.RuleInfo {
+	info := gatehouse.RuleInfo{
 		ID:     "default",
 		Effect: p.set.def,
 		Reason: fmt.Sprintf("no rule matched; the policy's default is %s", p.set.def),

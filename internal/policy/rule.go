@@ -4,26 +4,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
-
-// RuleInfo describes one rule of a policy, for `policy show`, replay and
-// reviewers. For review rules the approval settings are the effective
-// ones (the policy's defaults filled in); for allow and deny rules they
-// are zero.
-type RuleInfo struct {
-	ID         string           `json:"id"`
-	Effect     gatehouse.Effect `json:"effect"`
-	Reason     string           `json:"reason"`
-	Approvals  int              `json:"approvals,omitempty"`
-	Timeout    time.Duration    `json:"timeout,omitempty"`
-	OnTimeout  string           `json:"on_timeout,omitempty"`
-	EscalateTo []string         `json:"escalate_to,omitempty"`
-	Undo       []string         `json:"undo,omitempty"` // the rule's undo templates
-	Line       int              `json:"line"`           // of the rule in the policy file (1-based)
-}
 
 // On-timeout behaviours of a review.
 const (
@@ -34,7 +17,7 @@ const (
 // rule is a compiled rule. Matchers that are absent are nil (or -1) and
 // match everything.
 type rule struct {
-	info RuleInfo
+	info gatehouse.RuleInfo
 
 	kinds    []gatehouse.Kind
 	agents   *nameSet

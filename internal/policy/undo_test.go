@@ -92,7 +92,7 @@ func TestUndo(t *testing.T) {
 func TestUndoKeptByLearnedRules(t *testing.T) {
 	p := mustParse(t, undoPolicy)
 	l := policy.NewLearned()
-	if err := l.Add(policy.LearnedRule{ID: "L1", Match: "prefix", Pattern: "kubectl set image", CreatedBy: "alice", CreatedAt: t0, ExpiresAt: t0.Add(3600e9)}); err != nil {
+	if err := l.Add(gatehouse.LearnedRule{ID: "L1", Match: "prefix", Pattern: "kubectl set image", CreatedBy: "alice", CreatedAt: t0, ExpiresAt: t0.Add(3600e9)}); err != nil {
 		t.Fatal(err)
 	}
 	a := shellAction("ci", "kubectl set image deployment/api api=v3")
