@@ -78,11 +78,18 @@ func runMigrate(ctx context.Context, c *command, e *Env, args []string) int {
 		return fail(e, err)
 	}
 	defer dst.Close()
-	rep, err := dst.Import(ctx, func(fn func(gatehouse.Event) error) error { return src.Events(ctx, 0, fn) })
+	secrets, err := src.Secrets(ctx)
 	if err != nil {
 		return fail(e, err)
 	}
-	fmt.Fprintf(e.Stdout, "copied %d events (%d actions, %d agents) from %s to %s; the chain ends at event %d, hash %s\n",
-		rep.Events, rep.Actions, rep.Agents, path, postgres.Redact(*to), rep.Head.Seq, rep.Head.Hash)
+	rep, err := dst.Import(ctx, func(fn func(gatehouse.Event) error) error { return src.Events(ctx, 0, fn) }, secrets)
+	if err != nil {
+		return fail(e, err)
+	}
+	fmt.Fprintf(e.Stdout, "copied %d events (%d actions, %d agents, %d secrets) from %s to %s; the chain ends at event %d, hash %s\n",
+		rep.Events, rep.Actions, rep.Agents, rep.Secrets, path, postgres.Redact(*to), rep.Head.Seq, rep.Head.Hash)
+	if rep.Secrets > 0 {
+		fmt.Fprintf(e.Stdout, "the secrets are copied sealed: copy the secrets key file (the source daemon's --secrets-key, by default STATE/secrets.key) to every replica, or they cannot be opened\n")
+	}
 	return exitOK
 }
