@@ -21,10 +21,11 @@ type SealedSecret struct {
 }
 
 // SecretStore keeps the gateway's sealed secrets, each change atomic with
-// the journal event that records it. *sqlite.Store implements it. It is
-// not a projection of the journal — the journal never holds a value or a
-// ciphertext — but Verify checks that the names and times it holds are
-// those the journal's secret.set and secret.removed events say.
+// the journal event that records it. *sqlite.Store and *postgres.Store
+// implement it. It is not a projection of the journal — the journal never
+// holds a value or a ciphertext — but Verify checks that the names and
+// times it holds are those the journal's secret.set and secret.removed
+// events say.
 type SecretStore interface {
 	// PutSecret stores s under s.Name, replacing the secret of that name
 	// if there is one (keeping its CreatedAt), and appends ev, the

@@ -20,7 +20,10 @@ an empty PostgreSQL store, so that replicas can take it over (see
 docs/POSTGRES.md). Every event is copied exactly as it is — sequence
 numbers, times, data and hashes — so the chain is the same chain, and
 'gatehouse verify --store postgres://…' checks the copy as it checked the
-original. The actions and agents are rebuilt from the events.
+original. The actions and agents are rebuilt from the events. The
+secrets (gatehouse secret set) are copied sealed, as they are: copy the
+daemon's key file (STATE/secrets.key, or its --secrets-key) to every
+replica, or they cannot be opened there.
 
 Stop the daemon first: events it appends after the copy began are not
 copied. Actions the source left running or waiting for approval are copied
@@ -28,7 +31,8 @@ as they are; the first replica to start closes those left running as
 interrupted, and waiting ones keep waiting.
 
 It refuses a target that already holds a journal (nothing is changed), and
-a source whose chain is broken (run 'gatehouse verify --store FILE' on it).
+a source whose chain is broken or whose secrets are not those its journal
+says (run 'gatehouse verify --store FILE' on it).
 The copy is one transaction: if it fails, the target stays empty.
 
 Flags:
@@ -78,11 +82,18 @@ func runMigrate(ctx context.Context, c *command, e *Env, args []string) int {
 		return fail(e, err)
 	}
 	defer dst.Close()
-	rep, err := dst.Import(ctx, func(fn func(gatehouse.Event) error) error { return src.Events(ctx, 0, fn) })
+	secrets, err := src.Secrets(ctx)
 	if err != nil {
 		return fail(e, err)
 	}
-	fmt.Fprintf(e.Stdout, "copied %d events (%d actions, %d agents) from %s to %s; the chain ends at event %d, hash %s\n",
-		rep.Events, rep.Actions, rep.Agents, path, postgres.Redact(*to), rep.Head.Seq, rep.Head.Hash)
+	rep, err := dst.Import(ctx, func(fn func(gatehouse.Event) error) error { return src.Events(ctx, 0, fn) }, secrets)
+	if err != nil {
+		return fail(e, err)
+	}
+	fmt.Fprintf(e.Stdout, "copied %d events (%d actions, %d agents, %d secrets) from %s to %s; the chain ends at event %d, hash %s\n",
+		rep.Events, rep.Actions, rep.Agents, rep.Secrets, path, postgres.Redact(*to), rep.Head.Seq, rep.Head.Hash)
+	if rep.Secrets > 0 {
+		fmt.Fprintf(e.Stdout, "the secrets are copied sealed: copy the secrets key file (the source daemon's --secrets-key, by default STATE/secrets.key) to every replica, or they cannot be opened\n")
+	}
 	return exitOK
 }

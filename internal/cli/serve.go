@@ -54,7 +54,8 @@ Flags:
                           docs/CONFIG.md
   --secrets-key FILE      key file that seals the secrets (default STATE/secrets.key,
                           created 0600 on first start); keep it apart from the
-                          database's backups; see docs/CREDENTIALS.md
+                          database's backups; replicas on one PostgreSQL store
+                          must all have the same; see docs/CREDENTIALS.md
   --policy-poll DUR       how often to look for changes of the policy file (default 1s;
                           0 turns watching off)
   --webhook URL           POST a signed JSON notification here for each pending approval

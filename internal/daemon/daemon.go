@@ -372,11 +372,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		return nil, err
 	}
 	shared, _ := d.store.(gateway.Shared)
-	// The PostgreSQL store holds no secrets yet (docs/POSTGRES.md): a
-	// configuration that grants some does not start on it.
+	// Both stores hold secrets; a store that could not would leave every
+	// granted action failing, so a configuration that grants some does
+	// not start on it.
 	secrets, _ := d.store.(gatehouse.SecretStore)
 	if secrets == nil && len(d.conf.Credentials.Grants()) > 0 {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: credentials are granted, but the store %s cannot hold secrets (only the SQLite store can, so far)", storeName(cfg.Store))
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: credentials are granted, but the store %s cannot hold secrets", storeName(cfg.Store))
 	}
 	if d.snap, err = openWorkspaces(&d.cfg, d.conf, log); err != nil {
 		return nil, err

@@ -18,6 +18,9 @@ import (
 type request struct {
 	events []gatehouse.Event
 	fence  *gatehouse.Fence
+	// secret, if set, is written in the same transaction as events (see
+	// secrets.go).
+	secret *secretOp
 	reply  chan result // buffered (1)
 }
 
@@ -54,6 +57,13 @@ func (s *Store) append(ctx context.Context, f *gatehouse.Fence, events []gatehou
 	if len(events) == 0 {
 		return nil, nil
 	}
+	return s.submit(ctx, &request{events: events, fence: f})
+}
+
+// submit validates r's events, hands r to the writer and waits for its
+// answer.
+func (s *Store) submit(ctx context.Context, r *request) ([]gatehouse.Event, error) {
+	events := r.events
 	if s.readOnly {
 		return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the store is open read-only")
 	}
@@ -65,7 +75,7 @@ func (s *Store) append(ctx context.Context, f *gatehouse.Fence, events []gatehou
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r := &request{events: events, fence: f, reply: make(chan result, 1)}
+	r.reply = make(chan result, 1)
 	select {
 	case s.reqs <- r:
 	case <-s.closing:
@@ -220,6 +230,11 @@ type working struct {
 	agents  map[string]*agentState
 	order   []string // actions in the order first touched
 	agOrder []string
+	// secrets says, of each secret a request of the batch changes, whether
+	// it exists; secretOps are the changes of the requests applied, in
+	// order.
+	secrets   map[string]bool
+	secretOps []*secretOp
 }
 
 type actionState struct {
@@ -262,8 +277,8 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 	// One round trip: begin, lock the head (every writer of every replica
 	// waits here, so what follows sees all that committed before), settle
 	// a doubt, check fences, and read the rows the requests touch.
-	var ids, names []string
-	seenID, seenName := map[string]bool{}, map[string]bool{}
+	var ids, names, secretNames []string
+	seenID, seenName, seenSecret := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	fenceTypes := map[gatehouse.EventType]bool{}
 	for _, r := range group {
 		for _, e := range r.events {
@@ -280,6 +295,10 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 			for _, t := range r.fence.Types {
 				fenceTypes[t] = true
 			}
+		}
+		if r.secret != nil && !seenSecret[r.secret.name()] {
+			seenSecret[r.secret.name()] = true
+			secretNames = append(secretNames, r.secret.name())
 		}
 	}
 	var types []gatehouse.EventType
@@ -300,6 +319,9 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 	}
 	if len(names) > 0 {
 		b.Queue("SELECT "+agentCols+" FROM agents WHERE name = ANY($1)", names)
+	}
+	if len(secretNames) > 0 {
+		b.Queue("SELECT name FROM secrets WHERE name = ANY($1)", secretNames)
 	}
 	br := tx.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
@@ -335,7 +357,7 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 		}
 		maxSeq[t] = n
 	}
-	w := &working{actions: map[string]*actionState{}, agents: map[string]*agentState{}}
+	w := &working{actions: map[string]*actionState{}, agents: map[string]*agentState{}, secrets: map[string]bool{}}
 	if len(ids) > 0 {
 		rows, err := br.Query()
 		if err != nil {
@@ -385,6 +407,27 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 			return nil, classify(err), gatehouse.Event{}, err
 		}
 	}
+	if len(secretNames) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return nil, classify(err), gatehouse.Event{}, err
+		}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				br.Close()
+				return nil, classify(err), gatehouse.Event{}, err
+			}
+			w.secrets[name] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			br.Close()
+			return nil, classify(err), gatehouse.Event{}, err
+		}
+	}
 	if err := br.Close(); err != nil {
 		return nil, classify(err), gatehouse.Event{}, err
 	}
@@ -406,10 +449,19 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 				continue
 			}
 		}
+		if r.secret != nil {
+			if err := w.checkSecret(r.secret); err != nil {
+				results[i].err = err
+				continue
+			}
+		}
 		linked, err := w.apply(&head, r.events)
 		if err != nil {
 			results[i].err = err
 			continue
+		}
+		if r.secret != nil {
+			w.applySecret(r.secret)
 		}
 		results[i].events = linked
 		all = append(all, linked...)
@@ -601,6 +653,7 @@ func (s *Store) write(ctx context.Context, tx *pgxpool.Conn, w *working, all []g
 				revoked_at = excluded.revoked_at, doc = excluded.doc`,
 			agName, agHash, agCreated, agRevoked, agDoc)
 	}
+	w.queueSecrets(b)
 	b.Queue("UPDATE head SET seq = $1, hash = $2 WHERE id = 1", head.Seq, head.Hash)
 	b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(head.Seq, 10))
 	commitIndex := b.Len()

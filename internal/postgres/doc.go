@@ -8,7 +8,8 @@
 // version in the gatehouse_schema table, under an advisory lock so that
 // replicas starting at once apply each migration once. The tables are the
 // SQLite store's — events (the journal), actions and agents (projections
-// of it) — plus head, one row holding the end of the chain. Event data is
+// of it), secrets (sealed, not a projection: see secrets.go) — plus head,
+// one row holding the end of the chain. Event data is
 // bytea and times are bigint Unix nanoseconds, so that what is hashed is
 // kept exactly. The search_path of the URL selects a schema; each schema
 // is its own journal.
@@ -30,7 +31,11 @@
 // one transaction — one head lock, two round trips, one COMMIT. A request
 // that Apply or its fence rejects is answered with that error and leaves
 // no trace; if the server refuses a statement, the batch is split and each
-// request retried alone, so that a bad one fails by itself.
+// request retried alone, so that a bad one fails by itself. PutSecret and
+// DeleteSecret are such requests, with a change to the secrets table that
+// rides in the same transaction: whether a secret to remove exists is
+// read under the head lock, so of two replicas removing one secret, one
+// journals the removal and the other gets ENOTFOUND.
 //
 // # Losing the database
 //

@@ -16,6 +16,7 @@ type ImportReport struct {
 	Events  int64
 	Actions int
 	Agents  int
+	Secrets int
 	Head    gatehouse.Chain
 }
 
@@ -24,14 +25,19 @@ type ImportReport struct {
 // hashes are the source's), and the projections rebuilt from the events
 // with Action.Apply and Agent.Apply, as appending them would have. events
 // calls its argument with each event of the source, by seq (a store's
-// Events(ctx, 0, ·)). Everything is one transaction: a failed import
-// leaves the store empty.
+// Events(ctx, 0, ·)). secrets are the source's sealed secrets (a
+// SecretStore's Secrets), copied as they are — ciphertexts included, so
+// they open with the source's key and no other; each must be one the
+// journal's secret.set and secret.removed events leave set, at the times
+// they say, and every secret they leave set must be there. Everything is
+// one transaction: a failed import leaves the store empty.
 //
 // It returns ECONFLICT if the store already holds events, EINVALID if the
-// source is not one unbroken chain or holds an event its projection cannot
-// follow (naming the event; `gatehouse verify` on the source says more),
-// and EUNAVAILABLE if the database fails.
-func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event) error) error) (*ImportReport, error) {
+// source is not one unbroken chain, holds an event its projection cannot
+// follow (naming the event; `gatehouse verify` on the source says more), or
+// its secrets are not those its journal says, and EUNAVAILABLE if the
+// database fails.
+func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event) error) error, secrets []*gatehouse.SealedSecret) (*ImportReport, error) {
 	const op = "postgres.Import"
 	if s.readOnly {
 		return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "the store is open read-only")
@@ -51,7 +57,7 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 		return nil, readErr(ctx, op, err)
 	}
 	var used bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM actions) OR EXISTS (SELECT 1 FROM agents)").Scan(&used); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM actions) OR EXISTS (SELECT 1 FROM agents) OR EXISTS (SELECT 1 FROM secrets)").Scan(&used); err != nil {
 		return nil, readErr(ctx, op, err)
 	}
 	if seq != 0 || used {
@@ -62,6 +68,7 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 	var chain gatehouse.Chain
 	live := map[string]*actionState{} // actions not final yet
 	agents := map[string]*gatehouse.Agent{}
+	set := map[string]*gatehouse.SealedSecret{} // the secrets the journal leaves set: names and times
 	var evRows, actRows [][]any
 	flush := func() error {
 		if len(evRows) > 0 {
@@ -125,6 +132,14 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 			if err := g.Apply(e); err != nil {
 				return gatehouse.Errorf(gatehouse.EINVALID, "the source journal is broken: %s", gatehouse.ErrorMessage(err))
 			}
+		case e.Type == gatehouse.EventSecretSet:
+			if cur := set[e.Subject]; cur != nil {
+				cur.UpdatedAt = e.Time
+			} else {
+				set[e.Subject] = &gatehouse.SealedSecret{Name: e.Subject, CreatedAt: e.Time, UpdatedAt: e.Time}
+			}
+		case e.Type == gatehouse.EventSecretRemoved:
+			delete(set, e.Subject)
 		}
 		evRows = append(evRows, []any{e.Seq, e.Time.UnixNano(), string(e.Type), e.Subject, []byte(e.Data), e.PrevHash, e.Hash, ""})
 		rep.Events++
@@ -167,6 +182,16 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 		}
 		rep.Agents++
 	}
+	if err := checkSecrets(set, secrets); err != nil {
+		return nil, err
+	}
+	for _, sec := range secrets {
+		if _, err := tx.Exec(ctx, "INSERT INTO secrets ("+secretCols+") VALUES ($1, $2, $3, $4, $5)",
+			sec.Name, sec.KeyID, sec.Ciphertext, sec.CreatedAt.UnixNano(), sec.UpdatedAt.UnixNano()); err != nil {
+			return nil, readErr(ctx, op, err)
+		}
+		rep.Secrets++
+	}
 	if _, err := tx.Exec(ctx, "UPDATE head SET seq = $1, hash = $2 WHERE id = 1", chain.Seq, chain.Hash); err != nil {
 		return nil, readErr(ctx, op, err)
 	}
@@ -178,4 +203,34 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 	}
 	rep.Head = chain
 	return rep, nil
+}
+
+// checkSecrets returns EINVALID unless got are the secrets want (what the
+// journal leaves set), with their times, and each is sealed: a copy that
+// `gatehouse verify` would fail is not made.
+func checkSecrets(want map[string]*gatehouse.SealedSecret, got []*gatehouse.SealedSecret) error {
+	bad := func(format string, args ...any) error {
+		return gatehouse.Errorf(gatehouse.EINVALID, "the source's secrets do not match its journal: "+format+" (run gatehouse verify on it)", args...)
+	}
+	seen := map[string]bool{}
+	for _, sec := range got {
+		w := want[sec.Name]
+		switch {
+		case seen[sec.Name]:
+			return bad("secret %s is there twice", sec.Name)
+		case w == nil:
+			return bad("secret %s is not in the journal", sec.Name)
+		case !sec.CreatedAt.Equal(w.CreatedAt) || !sec.UpdatedAt.Equal(w.UpdatedAt):
+			return bad("secret %s differs in its times", sec.Name)
+		case sec.KeyID == "" || len(sec.Ciphertext) == 0:
+			return bad("secret %s is not sealed", sec.Name)
+		}
+		seen[sec.Name] = true
+	}
+	for name := range want {
+		if !seen[name] {
+			return bad("secret %s is missing", name)
+		}
+	}
+	return nil
 }

@@ -24,7 +24,7 @@ func TestImport(t *testing.T) {
 	}
 	dst := mustOpen(t, pgtest.URL(t))
 	copyAll := func(fn func(gatehouse.Event) error) error { return src.Events(ctx, 0, fn) }
-	rep, err := dst.Import(ctx, copyAll)
+	rep, err := dst.Import(ctx, copyAll, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,13 +53,13 @@ func TestImport(t *testing.T) {
 	storetest.CheckChain(t, dst)
 
 	// Not into a store that holds anything.
-	_, err = dst.Import(ctx, copyAll)
+	_, err = dst.Import(ctx, copyAll, nil)
 	storetest.WantCode(t, err, gatehouse.ECONFLICT)
 
 	// Not a broken chain; and a refused import leaves the store empty.
 	pgtest.Exec(t, srcURL, `UPDATE events SET data = convert_to('{}', 'UTF8') WHERE seq = 6`)
 	empty := mustOpen(t, pgtest.URL(t))
-	_, err = empty.Import(ctx, copyAll)
+	_, err = empty.Import(ctx, copyAll, nil)
 	storetest.WantCode(t, err, gatehouse.EINVALID)
 	if n := storetest.CheckChain(t, empty); n != 0 {
 		t.Errorf("a refused import left %d events", n)

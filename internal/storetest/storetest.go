@@ -52,6 +52,9 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ReopenContinuesChain", testReopenContinuesChain},
 		{"CloseThenAppend", testCloseThenAppend},
 		{"TwoStoresOneJournal", testTwoStoresOneJournal},
+		{"Secrets", testSecrets},
+		{"SecretsRefused", testSecretsRefused},
+		{"SecretsConcurrent", testSecretsConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
