@@ -35,7 +35,10 @@ type Agent struct {
 	TokenHash string     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
-	Seq       []int64    `json:"seq"`
+	// Workspaces are the directories given at agent add --workspace;
+	// the configuration file may give it more.
+	Workspaces []string `json:"workspaces,omitempty"`
+	Seq        []int64  `json:"seq"`
 }
 
 // Active reports whether the agent's token works.

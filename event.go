@@ -26,6 +26,14 @@ const (
 	EventSession         EventType = "session.event"    // data: SessionEvent
 	EventHaltIssued      EventType = "halt.issued"      // data: HaltIssued
 	EventHaltLifted      EventType = "halt.lifted"      // data: HaltLifted
+	EventSecretSet       EventType = "secret.set"       // data: SecretSet
+	EventSecretRemoved   EventType = "secret.removed"   // data: SecretRemoved
+	// A rollback: started (write-ahead, with its plan) before any file is
+	// touched, finished once done; its subject is the rollback's id. Each
+	// action whose file changes it restored gets action.rolled_back.
+	EventRollbackStarted  EventType = "rollback.started"   // data: RollbackStarted
+	EventRollbackFinished EventType = "rollback.finished"  // data: RollbackFinished
+	EventActionRolledBack EventType = "action.rolled_back" // data: ActionRolledBack
 )
 
 // IsAction reports whether events of type t belong to the action named by
@@ -33,7 +41,7 @@ const (
 func (t EventType) IsAction() bool {
 	switch t {
 	case EventActionRequested, EventActionDecided, EventActionReviewed, EventActionEscalated,
-		EventActionStarted, EventActionFinished:
+		EventActionStarted, EventActionFinished, EventActionRolledBack:
 		return true
 	}
 	return false
@@ -92,23 +100,38 @@ type ActionRequested struct {
 	EnvNames  []string `json:"env_names,omitempty"`
 	TimeoutMS int64    `json:"timeout_ms,omitempty"`
 	TraceID   string   `json:"trace_id"`
+	Stdin     bool     `json:"stdin,omitempty"` // the client sends the command's stdin
+	// Credentials granted to it (see Action): names only.
+	Credentials []CredentialRef `json:"credentials,omitempty"`
 	// For external actions (see Action).
 	External bool              `json:"external,omitempty"`
 	Tool     string            `json:"tool,omitempty"`
 	Input    json.RawMessage   `json:"input,omitempty"`
 	Client   map[string]string `json:"client,omitempty"`
+	// Replica is the gateway replica that took the request, when several
+	// share the journal (see Action.Replica).
+	Replica string `json:"replica,omitempty"`
 }
 
 // ActionDecided is the payload of action.decided: the decision and the
-// analysis it was made on.
+// analysis it was made on, the undo commands the deciding rule attached,
+// and whether the action's class makes it irreversible.
 type ActionDecided struct {
-	Decision Decision  `json:"decision"`
-	Analysis *Analysis `json:"analysis,omitempty"`
+	Decision     Decision  `json:"decision"`
+	Analysis     *Analysis `json:"analysis,omitempty"`
+	Undo         []Undo    `json:"undo,omitempty"`
+	Irreversible bool      `json:"irreversible,omitempty"`
 }
 
 // ActionStarted is the payload of action.started. The event's time is the
 // action's started_at; the event is durable before the process starts.
-type ActionStarted struct{}
+type ActionStarted struct {
+	// Replica is the gateway replica that started the action and runs it
+	// (or handed it to its harness), when several share the journal: the
+	// one whose restart closes it if it is left running, and whose death
+	// lets another replica close it.
+	Replica string `json:"replica,omitempty"`
+}
 
 // ActionFinished is the payload of action.finished. The event's time is the
 // action's finished_at.
@@ -124,7 +147,11 @@ type ActionFinished struct {
 	StderrBytes  int64    `json:"stderr_bytes"`
 	StdoutSHA256 string   `json:"stdout_sha256"`
 	StderrSHA256 string   `json:"stderr_sha256"`
+	StdinBytes   int64    `json:"stdin_bytes,omitempty"`
 	Response     string   `json:"response,omitempty"`
+	// Effects is what the action changed in its agent's workspaces; nil
+	// when none was recorded.
+	Effects *Effects `json:"effects,omitempty"`
 }
 
 // AgentAdded is the payload of agent.added.
@@ -132,6 +159,8 @@ type AgentAdded struct {
 	Role      Role   `json:"role,omitempty"` // "" means RoleAgent
 	TokenHash string `json:"token_hash"`     // SHA-256 of the token, hex
 	By        string `json:"by"`             // the principal who added it
+	// Workspaces are the directories given with agent add --workspace.
+	Workspaces []string `json:"workspaces,omitempty"`
 }
 
 // AgentRevoked is the payload of agent.revoked.
@@ -147,6 +176,9 @@ type DaemonStarted struct {
 	// Interrupted counts the actions this start closed as interrupted
 	// because the previous daemon ended while they ran.
 	Interrupted int `json:"interrupted"`
+	// Replica is the replica id of this daemon when several share the
+	// journal; its Interrupted counts only its own actions.
+	Replica string `json:"replica,omitempty"`
 }
 
 // DaemonStopped is the payload of daemon.stopped, appended by a clean
@@ -154,7 +186,8 @@ type DaemonStarted struct {
 // daemon.started without a daemon.stopped before it means the previous
 // daemon died.
 type DaemonStopped struct {
-	Interrupted int `json:"interrupted"` // actions the shutdown interrupted
+	Interrupted int    `json:"interrupted"`       // actions the shutdown interrupted
+	Replica     string `json:"replica,omitempty"` // as in DaemonStarted
 }
 
 // ActionReviewed is the payload of action.reviewed: one reviewer's verdict
@@ -217,4 +250,51 @@ type SessionEvent struct {
 	Prompt string            `json:"prompt,omitempty"`
 	Cwd    string            `json:"cwd,omitempty"`
 	Client map[string]string `json:"client,omitempty"`
+	// Reach is what the harness's scan found its process can reach
+	// (SessionStart of `gatehouse hook claude`): names and paths only.
+	Reach *CredentialReach `json:"reach,omitempty"`
+}
+
+// RollbackSelector is what a rollback was asked to undo: one action, a
+// session's actions or those since a time (optionally of one agent).
+type RollbackSelector struct {
+	Action  string     `json:"action,omitempty"`
+	Session string     `json:"session,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+	Agent   string     `json:"agent,omitempty"`
+}
+
+// RollbackStarted is the payload of rollback.started, journaled before the
+// rollback touches any file: who asked, for what, whether forced past
+// problems, and the plan as checked against the disk.
+type RollbackStarted struct {
+	By       string           `json:"by"`
+	Selector RollbackSelector `json:"selector"`
+	Force    bool             `json:"force,omitempty"`
+	Plan     *RollbackPlan    `json:"plan"`
+}
+
+// Rollback outcomes.
+const (
+	RollbackDone        = "done"        // every planned restore was made
+	RollbackPartial     = "partial"     // forced: some restores were skipped or failed
+	RollbackFailed      = "failed"      // it stopped at an error
+	RollbackInterrupted = "interrupted" // the daemon stopped during it
+)
+
+// RollbackFinished is the payload of rollback.finished.
+type RollbackFinished struct {
+	Status   string `json:"status"` // RollbackDone, RollbackPartial, RollbackFailed, RollbackInterrupted
+	Restored int    `json:"restored"`
+	// Failed lists the restores that were not made, each with its problem.
+	Failed []FileRestore `json:"failed,omitempty"`
+	Error  string        `json:"error,omitempty"`
+}
+
+// ActionRolledBack is the payload of action.rolled_back: a rollback
+// restored the action's file changes.
+type ActionRolledBack struct {
+	Rollback string `json:"rollback"`
+	By       string `json:"by"`
+	Partial  bool   `json:"partial,omitempty"`
 }

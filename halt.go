@@ -86,6 +86,7 @@ type Halt struct {
 	// pending approvals it cancelled.
 	Killed    []string   `json:"killed,omitempty"`
 	Cancelled []string   `json:"cancelled,omitempty"`
+	Replica   string     `json:"replica,omitempty"` // the replica that issued it (HaltIssued.Replica)
 	LiftedAt  *time.Time `json:"lifted_at,omitempty"`
 	LiftedBy  string     `json:"lifted_by,omitempty"` // a principal, or "expiry"
 	Seq       []int64    `json:"seq"`
@@ -113,6 +114,10 @@ type HaltIssued struct {
 	Evidence  []string   `json:"evidence,omitempty"`
 	Killed    []string   `json:"killed,omitempty"`
 	Cancelled []string   `json:"cancelled,omitempty"`
+	// Replica is the gateway replica that issued it, when several share
+	// the journal; Killed and Cancelled are that replica's. The others
+	// stop what the halt covers as they read it, and journal each end.
+	Replica string `json:"replica,omitempty"`
 }
 
 // HaltLifted is the payload of halt.lifted.
@@ -134,7 +139,7 @@ func (h *Halt) Apply(e Event) error {
 		}
 		next = Halt{ID: e.Subject, Mode: p.Mode, Scope: p.Scope, Reason: p.Reason, By: p.By, Kill: p.Kill,
 			IssuedAt: e.Time, ExpiresAt: p.ExpiresAt, Tripwire: p.Tripwire, Evidence: p.Evidence,
-			Killed: p.Killed, Cancelled: p.Cancelled}
+			Killed: p.Killed, Cancelled: p.Cancelled, Replica: p.Replica}
 	case EventHaltLifted:
 		if h.ID == "" || h.LiftedAt != nil {
 			return Errorf(EINVALID, "event %d: halt %s lifted while not in force", e.Seq, e.Subject)

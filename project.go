@@ -37,8 +37,9 @@ func (a *Action) Apply(e Event) error {
 			ID: e.Subject, Time: e.Time, Agent: p.Agent, Session: p.Session, Model: p.Model,
 			Kind: p.Kind, Argv: p.Argv, Command: p.Command, Shell: p.Shell, Cwd: p.Cwd,
 			System: p.System, Intent: p.Intent, EnvNames: p.EnvNames, TimeoutMS: p.TimeoutMS,
-			TraceID: p.TraceID, Status: StatusPending,
+			TraceID: p.TraceID, Stdin: p.Stdin, Credentials: p.Credentials, Status: StatusPending,
 			External: p.External, Tool: p.Tool, Input: p.Input, Client: p.Client,
+			Replica: p.Replica,
 		}
 	case EventActionDecided:
 		if a.Status != StatusPending {
@@ -49,6 +50,7 @@ func (a *Action) Apply(e Event) error {
 			return err
 		}
 		next.Decision, next.Analysis = d.Decision, d.Analysis
+		next.Undo, next.Irreversible = d.Undo, d.Irreversible
 	case EventActionReviewed:
 		if a.Status != StatusPending || a.Decision.Effect != EffectReview {
 			return Errorf(ECONFLICT, "action %s is not waiting for a review (status %s)", a.ID, a.Status)
@@ -78,6 +80,13 @@ func (a *Action) Apply(e Event) error {
 			return Errorf(EINVALID, "event %d: action %s started while %s (decision %q, %d of %d approvals)",
 				e.Seq, a.ID, a.Status, a.Decision.Effect, a.Approved(), a.ApprovalsNeeded())
 		}
+		var p ActionStarted
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		if p.Replica != "" {
+			next.Replica = p.Replica
+		}
 		t := e.Time
 		next.StartedAt = &t
 		next.Status = StatusRunning
@@ -99,7 +108,21 @@ func (a *Action) Apply(e Event) error {
 		next.Stdout, next.Stderr = p.Stdout, p.Stderr
 		next.StdoutBytes, next.StderrBytes = p.StdoutBytes, p.StderrBytes
 		next.StdoutSHA256, next.StderrSHA256 = p.StdoutSHA256, p.StderrSHA256
+		next.StdinBytes = p.StdinBytes
 		next.Response = p.Response
+		next.Effects = p.Effects
+	case EventActionRolledBack:
+		if !a.Status.Final() || a.StartedAt == nil {
+			return Errorf(ECONFLICT, "action %s cannot be rolled back: it is %s", a.ID, a.Status)
+		}
+		if a.RolledBack != nil {
+			return Errorf(ECONFLICT, "action %s was already rolled back (rollback %s)", a.ID, a.RolledBack.Rollback)
+		}
+		var p ActionRolledBack
+		if err := decode(e, &p); err != nil {
+			return err
+		}
+		next.RolledBack = &RolledBack{Rollback: p.Rollback, By: p.By, Time: e.Time, Partial: p.Partial}
 	}
 	next.Seq = append(append([]int64(nil), a.Seq...), e.Seq)
 	*a = next
@@ -128,7 +151,7 @@ func (g *Agent) Apply(e Event) error {
 		if role != RoleAgent && role != RoleReviewer {
 			return Errorf(EINVALID, "event %d: role %q", e.Seq, p.Role)
 		}
-		next = Agent{Name: e.Subject, Role: role, TokenHash: p.TokenHash, CreatedAt: e.Time, Seq: g.Seq}
+		next = Agent{Name: e.Subject, Role: role, TokenHash: p.TokenHash, CreatedAt: e.Time, Workspaces: p.Workspaces, Seq: g.Seq}
 	case EventAgentRevoked:
 		if g.Name == "" || !g.Active() {
 			return Errorf(ENOTFOUND, "agent %q not found", e.Subject)

@@ -1,10 +1,14 @@
 package gatehouse
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Store is the journal and its projections. Implementations: internal/sqlite
-// (embedded, the default) and, later, internal/postgres (shared by
-// replicas). All methods are safe for concurrent use.
+// (embedded, the default) and internal/postgres (shared by replicas); the
+// conformance suite both pass is internal/storetest. All methods are safe
+// for concurrent use.
 type Store interface {
 	// Append links events into the journal (assigning Seq, PrevHash and
 	// Hash), applies them to the projections with Action.Apply and
@@ -21,9 +25,12 @@ type Store interface {
 	// Action returns the action with the given id, or ENOTFOUND.
 	Action(ctx context.Context, id string) (*Action, error)
 
-	// Actions returns the actions that match f, oldest first: the newest
-	// f.Limit of them (DefaultLimit if 0). EINVALID if f.Limit is out of
-	// range.
+	// Actions returns the actions that match f, listed oldest first in
+	// the (Time, ID) order: f.Limit of them (DefaultLimit if 0), the
+	// newest that match or, with f.Oldest, the oldest. ActionFilter
+	// documents each condition and ActionFilter.Match is the reference;
+	// internal/storetest checks a store against it. EINVALID if
+	// f.Validate fails.
 	Actions(ctx context.Context, f ActionFilter) ([]*Action, error)
 
 	// Running returns every action whose status is pending or running.
@@ -66,3 +73,25 @@ type Store interface {
 	// Close flushes pending appends and releases the store.
 	Close() error
 }
+
+// Fence is a precondition of an append, for a replica that follows a
+// journal other replicas also write: "only if no event of one of Types has
+// been appended after seq After" — that is, nothing of those kinds that
+// this replica has not applied yet. A shared store checks it in the
+// transaction that appends, under the lock that orders every append, so
+// that the check and the append are one step.
+type Fence struct {
+	After int64
+	Types []EventType
+}
+
+// ErrFenced is the error of an append whose Fence did not hold: an event
+// of one of its types came after Fence.After. Nothing was appended; the
+// caller catches up with the journal and decides again.
+var ErrFenced = &Error{Code: ECONFLICT, Op: "gatehouse.Fence", Message: "the journal has moved on since this replica last read it; try again"}
+
+// ErrOutcomeUnknown is wrapped in the EUNAVAILABLE error of an Append
+// whose commit was sent but whose answer never came, and whose store could
+// not find out, before giving up, whether it took place. The events may
+// or may not be in the journal; they are never in it twice.
+var ErrOutcomeUnknown = errors.New("the outcome of the write is unknown: the database did not answer its commit")

@@ -14,6 +14,7 @@ type VerifyReport struct {
 	Events  int64 `json:"events"`  // events read
 	Actions int   `json:"actions"` // actions rebuilt from them
 	Agents  int   `json:"agents"`  // agents rebuilt from them
+	Secrets int   `json:"secrets"` // secrets the journal says are set
 	// Chain is the first break in the hash chain, or nil if it is whole.
 	Chain *ChainError `json:"chain,omitempty"`
 	// Projection lists the actions and agents whose stored rows differ from
@@ -53,7 +54,7 @@ type AnchorCheck struct {
 
 // ProjectionDiff is one stored row that does not match the journal.
 type ProjectionDiff struct {
-	Kind   string   `json:"kind"` // "action" or "agent"
+	Kind   string   `json:"kind"` // "action", "agent" or "secret"
 	ID     string   `json:"id"`
 	Reason string   `json:"reason"`           // "differs", "missing", "not in journal"
 	Fields []string `json:"fields,omitempty"` // for "differs": the JSON fields that differ
@@ -74,9 +75,11 @@ const maxDiffs = 100
 // Verify checks the store's journal and its projection. It walks every
 // event checking the hash chain (the first break is reported in
 // Chain), rebuilds actions and agents from the events with Apply, and
-// compares them with what the store serves (ScanActions, Agents). It
-// returns an error only when the store cannot be read; a damaged journal is
-// a report with OK() false.
+// compares them with what the store serves (ScanActions, Agents). If the
+// store is also a SecretStore, the secrets it holds must be those the
+// journal's secret.set and secret.removed events leave set, with their
+// times. It returns an error only when the store cannot be read; a
+// damaged journal is a report with OK() false.
 func Verify(ctx context.Context, s Store) (*VerifyReport, error) {
 	return verify(ctx, s, nil)
 }
@@ -99,6 +102,7 @@ func verify(ctx context.Context, s Store, anchor *Anchor) (*VerifyReport, error)
 	var atAnchor *Event
 	actions := map[string]*Action{}
 	agents := map[string]*Agent{}
+	secrets := map[string]*SealedSecret{} // name and times only
 	err := s.Events(ctx, 0, func(e Event) error {
 		r.Events++
 		last = e.Seq
@@ -137,6 +141,14 @@ func verify(ctx context.Context, s Store, anchor *Anchor) (*VerifyReport, error)
 			} else if r.Chain == nil {
 				r.Chain = &ChainError{Seq: e.Seq, Reason: "invalid", Detail: ErrorMessage(err)}
 			}
+		case e.Type == EventSecretSet:
+			if cur := secrets[e.Subject]; cur != nil {
+				cur.UpdatedAt = e.Time
+			} else {
+				secrets[e.Subject] = &SealedSecret{Name: e.Subject, CreatedAt: e.Time, UpdatedAt: e.Time}
+			}
+		case e.Type == EventSecretRemoved:
+			delete(secrets, e.Subject)
 		}
 		return nil
 	})
@@ -195,6 +207,12 @@ func verify(ctx context.Context, s Store, anchor *Anchor) (*VerifyReport, error)
 			r.addDiff(ProjectionDiff{Kind: "agent", ID: name, Reason: "missing"})
 		}
 	}
+	r.Secrets = len(secrets)
+	if ss, ok := s.(SecretStore); ok {
+		if err := verifySecrets(ctx, ss, secrets, r); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -217,6 +235,42 @@ func checkAnchor(a Anchor, at *Event, last int64) *AnchorCheck {
 		c.Detail = fmt.Sprintf("event %d has the hash the checkpoint recorded", a.Seq)
 	}
 	return c
+}
+
+// verifySecrets compares the secrets a store holds with those the journal
+// leaves set. A ciphertext cannot be checked against the journal (it is
+// not there), but its time can, and the time is sealed into it: an older
+// ciphertext put back with the current time does not open.
+func verifySecrets(ctx context.Context, s SecretStore, want map[string]*SealedSecret, r *VerifyReport) error {
+	stored, err := s.Secrets(ctx)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, got := range stored {
+		seen[got.Name] = true
+		w, ok := want[got.Name]
+		if !ok {
+			r.addDiff(ProjectionDiff{Kind: "secret", ID: got.Name, Reason: "not in journal"})
+			continue
+		}
+		var fields []string
+		if !got.CreatedAt.Equal(w.CreatedAt) {
+			fields = append(fields, "created_at")
+		}
+		if !got.UpdatedAt.Equal(w.UpdatedAt) {
+			fields = append(fields, "updated_at")
+		}
+		if len(fields) > 0 {
+			r.addDiff(ProjectionDiff{Kind: "secret", ID: got.Name, Reason: "differs", Fields: fields})
+		}
+	}
+	for _, name := range sortedKeys(want) {
+		if !seen[name] {
+			r.addDiff(ProjectionDiff{Kind: "secret", ID: name, Reason: "missing"})
+		}
+	}
+	return nil
 }
 
 func (r *VerifyReport) addDiff(d ProjectionDiff) {

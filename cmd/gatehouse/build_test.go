@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -28,5 +29,36 @@ func TestPureGo(t *testing.T) {
 		if strings.Contains(f[0], "mattn/go-sqlite3") {
 			t.Errorf("the binary depends on %s", f[0])
 		}
+	}
+}
+
+// TestShellName builds the binary and runs it through a symlink named
+// gatehouse-sh, as SHELL=/path/gatehouse-sh makes a harness do: it must be
+// gatehouse sh. No daemon listens, so it refuses as gatehouse sh does — 126
+// and one line — which gatehouse itself (a usage error, 2) would not.
+func TestShellName(t *testing.T) {
+	dir := t.TempDir()
+	bin := dir + "/gatehouse"
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.Symlink(bin, dir+"/gatehouse-sh"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dir+"/gatehouse-sh", "-c", "touch "+dir+"/ran")
+	cmd.Env = []string{"GATEHOUSE_URL=http://127.0.0.1:1", "GATEHOUSE_TOKEN=gat_x", "PATH=/usr/bin:/bin"}
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 126 {
+		t.Fatalf("gatehouse-sh -c: %v, want exit 126\n%s", err, out)
+	}
+	if want := "gatehouse: cannot reach the gateway at http://127.0.0.1:1 (EUNAVAILABLE)\n"; string(out) != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	if _, err := os.Stat(dir + "/ran"); err == nil {
+		t.Errorf("the command ran without the gateway")
 	}
 }

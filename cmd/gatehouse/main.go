@@ -1,6 +1,7 @@
 // Command gatehouse is the Gatehouse execution gateway: daemon and CLI in
 // one binary. All of it lives in internal/cli; this file only exits with
-// the code that returns.
+// the code that returns. Called gatehouse-sh (a symlink), it is
+// gatehouse sh.
 package main
 
 import (
@@ -11,5 +12,5 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Main(context.Background(), cli.OSEnv(), os.Args[1:]))
+	os.Exit(cli.Main(context.Background(), cli.OSEnv(), cli.Args(os.Args)))
 }

@@ -13,13 +13,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/checkpoint"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 )
 
 var checkpointCmd = &command{
 	name:    "checkpoint",
 	summary: "sign the journal's head, to keep elsewhere",
-	help: `Usage: gatehouse checkpoint [--key FILE] [--store FILE] [-o FILE]
+	help: `Usage: gatehouse checkpoint [--key FILE] [--store FILE|URL] [-o FILE]
        gatehouse checkpoint --public-key [--key FILE]
 
 Writes a checkpoint: the journal's head — the newest event's sequence
@@ -38,12 +39,15 @@ elsewhere too (--public-key prints it): a checkpoint is checked against the
 public key you give verify, never one it names itself.
 
 By default the daemon is asked for its head (admin token); with --store,
-the SQLite file is read directly, read-only.
+the store is read directly, read-only: a SQLite file or a PostgreSQL
+database (postgres://…).
 
 Flags:
   --key FILE     the private key (PEM, PKCS #8); default STATE/checkpoint.key,
                  created if missing
-  --store FILE   read the head from this database file instead of the daemon
+  --store FILE|URL
+                 read the head from this SQLite file or PostgreSQL database
+                 instead of the daemon
   -o FILE        write the checkpoint to FILE instead of standard output
   --public-key   print the key's public key (PEM) and exit
 `,
@@ -73,7 +77,12 @@ func runCheckpoint(ctx context.Context, c *command, e *Env, args []string) int {
 	}
 	var head gatehouse.Event
 	if *store != "" {
-		s, err := sqlite.OpenReadOnly(ctx, *store)
+		var s gatehouse.Store
+		if postgres.IsURL(*store) {
+			s, err = postgres.OpenReadOnly(ctx, *store)
+		} else {
+			s, err = sqlite.OpenReadOnly(ctx, *store)
+		}
 		if err != nil {
 			return fail(e, err)
 		}

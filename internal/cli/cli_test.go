@@ -22,19 +22,56 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/cli"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres/pgtest"
 )
 
 var update = flag.Bool("u", false, "update testscript golden output")
 
 func TestMain(m *testing.M) {
+	// Both names run the same function, as the one binary does: what
+	// tells them apart is cli.Args, from the program's name.
+	main := func() { os.Exit(cli.Main(context.Background(), cli.OSEnv(), cli.Args(os.Args))) }
 	testscript.Main(m, map[string]func(){
-		"gatehouse": func() { os.Exit(cli.Main(context.Background(), cli.OSEnv(), os.Args[1:])) },
+		"gatehouse":    main,
+		"gatehouse-sh": main,
+		"mcpecho":      mcpEcho,
 	})
+}
+
+// mcpecho NAME LOG: a stdio MCP server with one tool, echo, which answers
+// "NAME: TEXT" and appends "echo TEXT" to the file LOG, so that a script
+// sees what reached it: an upstream for the daemon to start.
+func mcpEcho() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: mcpecho NAME LOG")
+		os.Exit(2)
+	}
+	name, logPath := os.Args[1], os.Args[2]
+	type in struct {
+		Text string `json:"text"`
+	}
+	s := sdk.NewServer(&sdk.Implementation{Name: "mcpecho-" + name, Version: "1"}, nil)
+	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "echo"}, func(_ context.Context, _ *sdk.CallToolRequest, in in) (*sdk.CallToolResult, any, error) {
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintln(f, "echo "+in.Text)
+		f.Close()
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: name + ": " + in.Text}}}, nil, nil
+	})
+	fmt.Fprintln(os.Stderr, "mcpecho "+name+" serving")
+	if err := s.Run(context.Background(), &sdk.StdioTransport{}); err != nil {
+		fmt.Fprintln(os.Stderr, "mcpecho:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // TestScripts runs testdata/script/*.txtar: the real CLI against a real
@@ -43,6 +80,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
+		Condition:     condition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("GATEHOUSE_STATE", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("GATEHOUSE_URL", "http://127.0.0.1:1") // until gatehoused start
@@ -64,6 +102,8 @@ func TestScripts(t *testing.T) {
 			"waitlog":     cmdWaitLog,
 			"mcpsession":  cmdMCPSession,
 			"rechain":     cmdRechain,
+			"pgdb":        cmdPGDB,
+			"pgsql":       cmdPGSQL,
 		},
 	})
 }
@@ -529,10 +569,56 @@ func cmdRechain(ts *testscript.TestScript, neg bool, args []string) {
 		doc, err := json.Marshal(&a)
 		ts.Check(err)
 		// The whole action in doc, outputs NULL: the layout of rows older
-		// than schema version 4, which readers take as well.
+		// than schema version 6, which readers take as well.
 		_, err = tx.Exec("UPDATE actions SET command = ?, intent = ?, status = ?, doc = ?, outputs = NULL WHERE id = ?", a.Command, a.Intent, string(a.Status), doc, a.ID)
 		ts.Check(err)
 	}
 	ts.Check(tx.Commit())
 	fmt.Fprintf(ts.Stdout(), "rewrote %d events\n", len(evs))
+}
+
+// condition answers the scripts' custom conditions: [pg] holds when
+// there is a PostgreSQL server for tests ($GATEHOUSE_TEST_POSTGRES); under
+// CI its absence is an error, so that scripts which need one cannot skip
+// there.
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "pg":
+		if os.Getenv(pgtest.EnvVar) != "" {
+			return true, nil
+		}
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("%s is not set: .ci/run starts a PostgreSQL server and names it there", pgtest.EnvVar)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+// pgdb VAR: create a new PostgreSQL database on the test server (dropped
+// when the script ends) and set VAR to its URL. Scripts that use it begin
+// with [!pg] skip.
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: pgdb VAR")
+	}
+	u, drop, err := pgtest.Create(context.Background(), os.Getenv(pgtest.EnvVar))
+	ts.Check(err)
+	ts.Defer(drop)
+	ts.Setenv(args[0], u)
+}
+
+// pgsql URL SQL: run SQL against a PostgreSQL database directly — how a
+// script tampers with a journal there.
+func cmdPGSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: pgsql URL SQL")
+	}
+	n, err := pgtest.ExecContext(context.Background(), args[0], args[1])
+	if (err != nil) != neg {
+		ts.Fatalf("pgsql: %v", err)
+	}
+	if err == nil {
+		fmt.Fprintf(ts.Stdout(), "%d rows\n", n)
+	}
 }

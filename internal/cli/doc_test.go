@@ -23,7 +23,8 @@ func cliMarkdown() string {
 	b.WriteString("| `GATEHOUSE_URL` | where clients find the daemon | `http://127.0.0.1:7780` |\n")
 	b.WriteString("| `GATEHOUSE_TOKEN` | the token a client presents (an agent's, or the admin's) | the admin token in the state directory, when readable |\n")
 	b.WriteString("| `GATEHOUSE_STATE` | the state directory | `$XDG_STATE_HOME/gatehouse`, else `~/.local/state/gatehouse` |\n")
-	b.WriteString("| `GATEHOUSE_SESSION`, `GATEHOUSE_MODEL` | defaults of `run --session` and `run --model` | none |\n\n")
+	b.WriteString("| `GATEHOUSE_SESSION`, `GATEHOUSE_MODEL` | defaults of `run --session` and `run --model`; the session and model of `sh` | none |\n")
+	b.WriteString("| `GATEHOUSE_SH_ENV` | names of the caller's variables that `sh` passes on to the command (the daemon must allow each) | none |\n\n")
 	b.WriteString("```\n" + mainHelp() + "```\n")
 	for _, c := range commands {
 		b.WriteString("\n## gatehouse " + c.name + "\n\n```\n" + c.help + "```\n")

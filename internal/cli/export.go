@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"net/url"
-	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 var exportCmd = &command{
@@ -44,11 +44,11 @@ Flags:
 
 func runExport(ctx context.Context, c *command, e *Env, args []string) int {
 	fs := newFlags(c)
-	q := url.Values{}
-	for _, name := range []string{"since", "until", "agent"} {
-		fs.Func(name, "", func(v string) error { q.Set(name, v); return nil })
-	}
-	after := fs.Int64("after", 0, "")
+	var q client.ExportQuery
+	fs.StringVar(&q.Since, "since", "", "")
+	fs.StringVar(&q.Until, "until", "", "")
+	fs.StringVar(&q.Agent, "agent", "", "")
+	fs.Int64Var(&q.After, "after", 0, "")
 	out := outputFlag(fs, "jsonl")
 	pos, code, ok := parse(c, e, fs, args)
 	if !ok {
@@ -60,11 +60,8 @@ func runExport(ctx context.Context, c *command, e *Env, args []string) int {
 	if code, ok := checkFormat(c, e, *out, "jsonl"); !ok {
 		return code
 	}
-	if *after < 0 {
+	if q.After < 0 {
 		return usageError(c, e, "--after takes a sequence number, 0 or more")
-	}
-	if *after > 0 {
-		q.Set("after", strconv.FormatInt(*after, 10))
 	}
 	if err := e.client().Export(ctx, q, e.Stdout); err != nil {
 		return fail(e, err)

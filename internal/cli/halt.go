@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 )
 
 var haltCmd = &command{
@@ -89,7 +88,7 @@ func scopeFlags(fs *flag.FlagSet, s *gatehouse.Scope) {
 }
 
 func runHalt(ctx context.Context, c *command, e *Env, args []string, mode gatehouse.HaltMode) int {
-	req := gateway.HaltRequest{Mode: mode}
+	req := gatehouse.HaltRequest{Mode: mode}
 	fs := newFlags(c)
 	scopeFlags(fs, &req.Scope)
 	fs.StringVar(&req.Reason, "reason", "", "")

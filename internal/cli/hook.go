@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 var hookCmd = &command{
@@ -35,8 +34,10 @@ Claude Code's hook protocol:
   PostToolUse,   the outcome is recorded on the same action, matched by
   PostToolUseFailure  tool_use_id.
   SessionStart,  journaled as session events (the prompt is the session's
-  UserPromptSubmit,   stated intent).
-  SessionEnd, Stop
+  UserPromptSubmit,   stated intent). SessionStart also records which
+  SessionEnd, Stop    credentials the session's process can reach — names of
+                 credential-like variables and paths of readable credential
+                 files, never a value (see gatehouse creds scan).
   Every event but PreToolUse answers {} — or, when a halt covers the agent,
   "continue": false with the halt's reason, which ends the Claude Code
   session.
@@ -122,7 +123,7 @@ func runHook(ctx context.Context, c *command, e *Env, args []string) (code int) 
 	case "PreToolUse":
 		return hookPreToolUse(ctx, e, cl, &ev, *timeout, failOpen)
 	case "PostToolUse", "PostToolUseFailure":
-		out := gateway.ExternalOutcome{ToolUseID: ev.ToolUseID, Failed: ev.Event == "PostToolUseFailure" || ev.Error != "",
+		out := gatehouse.ExternalOutcome{ToolUseID: ev.ToolUseID, Failed: ev.Event == "PostToolUseFailure" || ev.Error != "",
 			Interrupted: ev.Interrupted, Error: ev.Error, Response: string(ev.ToolResponse)}
 		if _, err := cl.Complete(ctx, out); err != nil && gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
 			// The call already ran; say why the record is missing, do not block.
@@ -135,10 +136,18 @@ func runHook(ctx context.Context, c *command, e *Env, args []string) (code int) 
 		return hookStanding(e, st)
 	}
 	// Session events: journaled (the prompt is the session's stated
-	// intent); a halt ends the session.
-	st, err := cl.SessionEvent(ctx, gateway.SessionEventRequest{Session: ev.SessionID, Event: ev.Event, Prompt: ev.Prompt, Cwd: ev.Cwd,
+	// intent); a halt ends the session. At its start, the session's
+	// credential scan goes with it: this hook runs in Claude Code's
+	// process tree with its environment, so what it reaches, the agent's
+	// tools reach.
+	req := gatehouse.SessionEventRequest{Session: ev.SessionID, Event: ev.Event, Prompt: ev.Prompt, Cwd: ev.Cwd,
 		Client: map[string]string{"harness": "claude-code", "transcript_path": ev.TranscriptPath, "permission_mode": ev.PermissionMode,
-			"source": ev.Source, "reason": ev.Reason}})
+			"source": ev.Source, "reason": ev.Reason}}
+	if ev.Event == "SessionStart" {
+		r := scanSelf(e, ev.Cwd, e.Getenv("CLAUDE_PROJECT_DIR")) // creds.go
+		req.Reach = &r
+	}
+	st, err := cl.SessionEvent(ctx, req)
 	if err != nil {
 		return hookFail(e, failOpen, errorLine(err))
 	}
@@ -147,7 +156,7 @@ func runHook(ctx context.Context, c *command, e *Env, args []string) (code int) 
 
 // hookStanding answers a non-tool event: {} normally, "continue": false
 // with the reason when a halt covers the agent, which ends the session.
-func hookStanding(e *Env, st *gateway.Standing) int {
+func hookStanding(e *Env, st *gatehouse.Standing) int {
 	if !st.Halted {
 		fmt.Fprintln(e.Stdout, "{}")
 		return hookOK
@@ -158,14 +167,17 @@ func hookStanding(e *Env, st *gateway.Standing) int {
 	return hookOK
 }
 
-func hookPreToolUse(ctx context.Context, e *Env, cl *httpapi.Client, ev *hookEvent, timeout time.Duration, failOpen bool) int {
+func hookPreToolUse(ctx context.Context, e *Env, cl *client.Client, ev *hookEvent, timeout time.Duration, failOpen bool) int {
 	req := claudeAction(ev)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	a, err := cl.Request(ctx, req, httpapi.Hooks{Pending: func(a *gatehouse.Action) {
+	a, err := cl.Request(ctx, req, func(a *gatehouse.Action) {
 		fmt.Fprintf(e.Stderr, "gatehouse: %s %s waits for approval by %s (rule %q: %s); approve with: gatehouse approve %s\n",
 			ev.ToolName, a.ID, approvers(a), a.Decision.Rule, oneLine(a.Decision.Reason), a.ID)
-	}})
+	})
+	if gatehouse.ErrorCode(err) == gatehouse.EREFUSED && a != nil {
+		err = nil // denied: answered below, with the reason
+	}
 	switch {
 	case err != nil && a != nil && a.Status == gatehouse.StatusPending:
 		return hookDeny(e, fmt.Sprintf("no reviewer approved action %s within %s; it stays pending: approve it, then retry", a.ID, timeout), false)
@@ -187,11 +199,11 @@ func hookPreToolUse(ctx context.Context, e *Env, cl *httpapi.Client, ev *hookEve
 
 // claudeAction maps a Claude Code tool call to the action the gateway
 // decides.
-func claudeAction(ev *hookEvent) gateway.ExternalRequest {
+func claudeAction(ev *hookEvent) gatehouse.ExternalRequest {
 	var in map[string]any
 	_ = json.Unmarshal(ev.ToolInput, &in)
 	str := func(k string) string { s, _ := in[k].(string); return s }
-	req := gateway.ExternalRequest{Tool: ev.ToolName, Session: ev.SessionID, Cwd: ev.Cwd, Input: ev.ToolInput,
+	req := gatehouse.ExternalRequest{Tool: ev.ToolName, Session: ev.SessionID, Cwd: ev.Cwd, Input: ev.ToolInput,
 		Client: map[string]string{"tool_use_id": ev.ToolUseID, "permission_mode": ev.PermissionMode,
 			"transcript_path": ev.TranscriptPath, "harness": "claude-code"}}
 	if len(req.Input) == 0 {

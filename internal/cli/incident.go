@@ -2,7 +2,8 @@ package cli
 
 import (
 	"context"
-	"net/url"
+
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 var incidentCmd = &command{
@@ -52,10 +53,11 @@ Examples:
 
 func runIncident(ctx context.Context, c *command, e *Env, args []string) int {
 	fs := newFlags(c)
-	q := url.Values{"since": {"1h"}}
-	for _, name := range []string{"since", "until", "agent", "session"} {
-		fs.Func(name, "", func(v string) error { q.Set(name, v); return nil })
-	}
+	q := client.IncidentQuery{Since: "1h"}
+	fs.StringVar(&q.Since, "since", q.Since, "")
+	fs.StringVar(&q.Until, "until", "", "")
+	fs.StringVar(&q.Agent, "agent", "", "")
+	fs.StringVar(&q.Session, "session", "", "")
 	out := outputFlag(fs, "md", "html", "json")
 	pos, code, ok := parse(c, e, fs, args)
 	if !ok {
@@ -67,7 +69,7 @@ func runIncident(ctx context.Context, c *command, e *Env, args []string) int {
 	if code, ok := checkFormat(c, e, *out, "md", "html", "json"); !ok {
 		return code
 	}
-	q.Set("format", *out)
+	q.Format = *out
 	if err := e.client().Incident(ctx, q, e.Stdout); err != nil {
 		return fail(e, err)
 	}

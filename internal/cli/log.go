@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 var logCmd = &command{
@@ -42,11 +42,15 @@ Flags:
 
 func runLog(ctx context.Context, c *command, e *Env, args []string) int {
 	fs := newFlags(c)
-	q := url.Values{}
-	for _, name := range []string{"since", "until", "agent", "session", "status", "grep", "trace"} {
-		fs.Func(name, "", func(v string) error { q.Set(name, v); return nil })
-	}
-	limit := fs.Int("limit", 0, "")
+	var q client.ActionQuery
+	fs.StringVar(&q.Since, "since", "", "")
+	fs.StringVar(&q.Until, "until", "", "")
+	fs.StringVar(&q.Agent, "agent", "", "")
+	fs.StringVar(&q.Session, "session", "", "")
+	fs.Func("status", "", func(v string) error { q.Status = gatehouse.Status(v); return nil })
+	fs.StringVar(&q.Grep, "grep", "", "")
+	fs.StringVar(&q.Trace, "trace", "", "")
+	fs.IntVar(&q.Limit, "limit", 0, "")
 	out := outputFlag(fs, "table", "json", "jsonl")
 	pos, code, ok := parse(c, e, fs, args)
 	if !ok {
@@ -57,9 +61,6 @@ func runLog(ctx context.Context, c *command, e *Env, args []string) int {
 	}
 	if code, ok := checkFormat(c, e, *out, "table", "json", "jsonl"); !ok {
 		return code
-	}
-	if *limit != 0 {
-		q.Set("limit", strconv.Itoa(*limit))
 	}
 	list, err := e.client().Actions(ctx, q)
 	if err != nil {

@@ -22,13 +22,14 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	Getwd          func() (string, error)
+	Environ        func() []string // the whole environment (creds scan, hook)
 
 	hookEvent string // the hook event being answered (gatehouse hook)
 }
 
 // OSEnv is the process's real environment.
 func OSEnv() *Env {
-	return &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Getwd: os.Getwd}
+	return &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Getwd: os.Getwd, Environ: os.Environ}
 }
 
 // command is one subcommand.
@@ -40,7 +41,7 @@ type command struct {
 }
 
 // commands in the order `gatehouse help` lists them.
-var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, logCmd, showCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, incidentCmd, exportCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, checkpointCmd, versionCmd, helpCmd}
+var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, shCmd, logCmd, showCmd, diffCmd, rollbackCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, incidentCmd, exportCmd, secretCmd, credsCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, checkpointCmd, migrateCmd, versionCmd, helpCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 var pendingCmd = &command{
@@ -134,7 +133,7 @@ func runReview(ctx context.Context, c *command, e *Env, args []string, verdict s
 	if len(pos) != 1 {
 		return usageError(c, e, "want one action ID")
 	}
-	req := httpapi.ReviewRequest{Reason: *reason}
+	req := gatehouse.ReviewRequest{Reason: *reason}
 	if remember != nil && *remember != "" {
 		if *ttl == "" {
 			return usageError(c, e, "--remember needs --ttl")
@@ -142,7 +141,7 @@ func runReview(ctx context.Context, c *command, e *Env, args []string, verdict s
 		if _, err := time.ParseDuration(*ttl); err != nil {
 			return usageError(c, e, "invalid --ttl %q", *ttl)
 		}
-		req.Remember = &httpapi.RememberWire{Match: *remember, TTL: *ttl, Scope: *scope, Pattern: *pattern}
+		req.Remember = &gatehouse.Remember{Match: *remember, TTL: *ttl, Scope: *scope, Pattern: *pattern}
 	} else if remember != nil && (*ttl != "" || *scope != "" || *pattern != "") {
 		return usageError(c, e, "--ttl, --scope and --pattern go with --remember")
 	}

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 var policyCmd = &command{
@@ -30,8 +28,9 @@ column, and the policy in force stays.
 show lists the rules in force and the policy's revision.
 
 test explains, without running anything, which rule decides CMD and why,
-with the analysis of the command (class, risk, reasons, the commands found).
-JSON: {"effect","rule","reason","decision","analysis"}.
+with the analysis of the command (class, risk, reasons, the commands found)
+and the rule's undo commands rendered for it. JSON:
+{"effect","rule","reason","decision","analysis","undo"}.
 
 reload makes the daemon load its policy file now (admin token).
 
@@ -94,7 +93,7 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 		}
 		fmt.Fprintf(e.Stdout, "policy %s in force: %d rules (revision %s)\n", info.Source, len(info.Rules), info.Revision)
 	case "test":
-		var req gateway.PolicyTestRequest
+		var req gatehouse.PolicyTestRequest
 		fs := newFlags(c)
 		fs.StringVar(&req.Agent, "agent", "", "")
 		fs.StringVar(&req.System, "system", "", "")
@@ -136,6 +135,13 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 				fmt.Fprintf(e.Stdout, "command:  %s %s (%s, risk %d)\n", cmd.Name, strings.Join(cmd.Args, " "), cmd.Class, cmd.Risk)
 			}
 		}
+		for _, u := range res.Undo {
+			if u.Command != "" {
+				fmt.Fprintf(e.Stdout, "undo:     %s\n", u.Command)
+			} else {
+				fmt.Fprintf(e.Stdout, "undo:     (not rendered: %s: %s)\n", u.Template, u.Error)
+			}
+		}
 	case "replay":
 		fs := newFlags(c)
 		since := fs.String("since", "7d", "")
@@ -158,7 +164,7 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 		if err != nil {
 			return fail(e, err)
 		}
-		rep, err := cl.ReplayPolicy(ctx, httpapi.ReplayRequest{Policy: string(src), Since: *since})
+		rep, err := cl.ReplayPolicy(ctx, gatehouse.ReplayRequest{Policy: string(src), Since: *since})
 		if err != nil {
 			return failMultiline(e, err)
 		}
@@ -181,7 +187,7 @@ func runPolicy(ctx context.Context, c *command, e *Env, args []string) int {
 	return exitOK
 }
 
-func writePolicyInfo(e *Env, info *gateway.PolicyInfo) {
+func writePolicyInfo(e *Env, info *gatehouse.PolicyInfo) {
 	fmt.Fprintf(e.Stdout, "policy %s, revision %s\n", info.Source, info.Revision)
 	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LINE\tID\tEFFECT\tREASON")

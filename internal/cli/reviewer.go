@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 var reviewerCmd = &command{
@@ -47,6 +49,10 @@ func runIdentity(ctx context.Context, c *command, e *Env, args []string, role ga
 		return usageError(c, e, "unknown subcommand %q: use add, ls or rm", sub)
 	}
 	out := outputFlag(fs, formats...)
+	var workspaces listFlag
+	if role == gatehouse.RoleAgent && sub == "add" {
+		fs.Var(&workspaces, "workspace", "")
+	}
 	pos, code, ok := parse(c, e, fs, args)
 	if !ok {
 		return code
@@ -67,7 +73,17 @@ func runIdentity(ctx context.Context, c *command, e *Env, args []string, role ga
 	cl := e.client()
 	switch sub {
 	case "add":
-		tok, err := cl.AddIdentity(ctx, pos[0], role)
+		var tok *client.AgentToken
+		var err error
+		if len(workspaces) > 0 {
+			dirs, derr := absDirs(e, workspaces)
+			if derr != nil {
+				return usageError(c, e, "%v", derr)
+			}
+			tok, err = cl.AddAgentWorkspaces(ctx, pos[0], dirs)
+		} else {
+			tok, err = cl.AddIdentity(ctx, pos[0], role)
+		}
 		if err != nil {
 			return fail(e, err)
 		}
@@ -75,6 +91,9 @@ func runIdentity(ctx context.Context, c *command, e *Env, args []string, role ga
 			return writeJSON(e, tok)
 		}
 		fmt.Fprintf(e.Stdout, "%s %s added; its token (shown only now):\n%s\n", role, tok.Name, tok.Token)
+		for _, w := range tok.Workspaces {
+			fmt.Fprintf(e.Stdout, "workspace: %s\n", w)
+		}
 	case "rm", "remove":
 		if err := cl.RevokeIdentity(ctx, pos[0], role); err != nil {
 			return fail(e, err)
@@ -100,4 +119,21 @@ func runIdentity(ctx context.Context, c *command, e *Env, args []string, role ga
 		tw.Flush()
 	}
 	return exitOK
+}
+
+// absDirs makes directories absolute from the current directory.
+func absDirs(e *Env, dirs []string) ([]string, error) {
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		if filepath.IsAbs(d) {
+			out[i] = filepath.Clean(d)
+			continue
+		}
+		wd, err := e.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("--workspace %s: %v", d, err)
+		}
+		out[i] = filepath.Join(wd, d)
+	}
+	return out, nil
 }

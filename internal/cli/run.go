@@ -4,15 +4,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"golang.org/x/sys/unix"
 )
 
 var runCmd = &command{
@@ -27,7 +29,10 @@ journals and executes it: argv is exec'd directly (no shell) unless --shell,
 which runs the arguments, joined by spaces, with /bin/sh -c. The command gets
 the daemon's environment allowlist, the --env variables, and
 GATEHOUSE_ACTION_ID, GATEHOUSE_AGENT, GATEHOUSE_SESSION and TRACEPARENT.
-Its stdin is empty.
+Its stdin is gatehouse run's own when that is a file or a pipe (it is
+passed on as the command reads it), and empty when it is a terminal or
+/dev/null; --stdin always passes a terminal's on too, --stdin never gives the
+command an empty stdin whatever gatehouse run's is.
 
 Identity comes from the token; session, model and intent are recorded as
 the agent's claims.
@@ -53,6 +58,8 @@ Flags:
   --shell           run the command with /bin/sh -c
   --timeout DUR     kill the command after DUR (e.g. 30s, 5m)
   --env NAME=VALUE  set a variable the daemon allows clients to set (repeatable)
+  --stdin WHEN      pass stdin on to the command: auto (default: unless it is
+                    a terminal), always, or never
 `,
 	run: runRun,
 }
@@ -79,7 +86,7 @@ func (f envFlag) Set(s string) error {
 var _ flag.Value = envFlag(nil)
 
 func runRun(ctx context.Context, c *command, e *Env, args []string) int {
-	var req gateway.RunRequest
+	var req gatehouse.RunRequest
 	env := envFlag{}
 	fs := newFlags(c)
 	fs.StringVar(&req.Session, "session", e.Getenv("GATEHOUSE_SESSION"), "")
@@ -90,6 +97,7 @@ func runRun(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.BoolVar(&req.Shell, "shell", false, "")
 	timeout := fs.Duration("timeout", 0, "")
 	fs.Var(env, "env", "")
+	stdinWhen := fs.String("stdin", "auto", "")
 	// Flags end at the first argument that is not one (or at "--"): what
 	// follows is the command, flags and all.
 	if err := fs.Parse(args); err != nil {
@@ -118,6 +126,21 @@ func runRun(ctx context.Context, c *command, e *Env, args []string) int {
 		return exitGatewayFailed
 	}
 	req.TimeoutMS = timeout.Milliseconds()
+	var in io.Reader
+	switch k := stdinKind(e.Stdin); *stdinWhen {
+	case "auto":
+		if k == stdinOther {
+			in = e.Stdin
+		}
+	case "always":
+		if k != stdinNull {
+			in = e.Stdin
+		}
+	case "never":
+	default:
+		usageError(c, e, "--stdin %q: use auto, always or never", *stdinWhen)
+		return exitGatewayFailed
+	}
 	if req.Cwd == "" {
 		wd, err := e.Getwd()
 		if err != nil {
@@ -131,7 +154,7 @@ func runRun(ctx context.Context, c *command, e *Env, args []string) int {
 	// command's process group and journals it as interrupted.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	a, err := runAndWait(ctx, e, req)
+	a, err := runAndWait(ctx, e, req, in)
 	if err != nil {
 		fmt.Fprintln(e.Stderr, errorLine(err))
 		if ctx.Err() != nil {
@@ -149,13 +172,14 @@ func runRun(ctx context.Context, c *command, e *Env, args []string) int {
 // pending action when the gateway is gone (restarting).
 const reattachFor = 10 * time.Minute
 
-// runAndWait runs req and, if it waits for review, keeps waiting: when the
-// connection breaks (the daemon restarts) it attaches to the pending
-// action again until it is decided.
-func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse.Action, error) {
+// runAndWait runs req, with stdin as the command's stdin if not nil, and,
+// if it waits for review, keeps waiting: when the connection breaks (the
+// daemon restarts) it attaches to the pending action again until it is
+// decided.
+func runAndWait(ctx context.Context, e *Env, req gatehouse.RunRequest, stdin io.Reader) (*gatehouse.Action, error) {
 	cl := e.client()
 	var told string
-	hooks := httpapi.Hooks{Pending: func(a *gatehouse.Action) {
+	o := client.RunOptions{Stdin: stdin, Stdout: e.Stdout, Stderr: e.Stderr, Pending: func(a *gatehouse.Action) {
 		if told == a.ID {
 			return
 		}
@@ -163,7 +187,7 @@ func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse
 		fmt.Fprintf(e.Stderr, "gatehouse: action %s waits for approval by %s (rule %q: %s); approve with: gatehouse approve %s\n",
 			a.ID, approvers(a), a.Decision.Rule, oneLine(a.Decision.Reason), a.ID)
 	}}
-	a, err := cl.Run(ctx, req, e.Stdout, e.Stderr, hooks)
+	a, err := denied(cl.Run(ctx, req, o))
 	if err == nil || a == nil || a.Status != gatehouse.StatusPending {
 		return a, err
 	}
@@ -187,7 +211,7 @@ func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse
 		}
 		backoff = min(2*backoff, 2*time.Second)
 		var next *gatehouse.Action
-		next, err = cl.Attach(ctx, id, req, e.Stdout, e.Stderr, hooks)
+		next, err = denied(cl.Attach(ctx, id, req, o))
 		if next != nil {
 			a = next
 		}
@@ -195,6 +219,15 @@ func runAndWait(ctx context.Context, e *Env, req gateway.RunRequest) (*gatehouse
 			return a, nil
 		}
 	}
+}
+
+// denied passes on what Run and Attach return, except that an action the
+// gateway refused is no error here: exitStatus explains it.
+func denied(a *gatehouse.Action, err error) (*gatehouse.Action, error) {
+	if gatehouse.ErrorCode(err) == gatehouse.EREFUSED && a != nil {
+		return a, nil
+	}
+	return a, err
 }
 
 func approvers(a *gatehouse.Action) string {
@@ -229,4 +262,35 @@ func exitStatus(e *Env, a *gatehouse.Action) int {
 		return exitOK
 	}
 	return exitGatewayFailed
+}
+
+// What a stdin is, for deciding whether to pass it on.
+const (
+	stdinOther    = iota // a file, a pipe, a socket: pass it on
+	stdinTerminal        // a terminal
+	stdinNull            // nothing: none, or /dev/null (the empty stdin a run has anyway)
+)
+
+func stdinKind(r io.Reader) int {
+	if r == nil {
+		return stdinNull
+	}
+	f, ok := r.(*os.File)
+	if !ok {
+		return stdinOther
+	}
+	var st, null unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return stdinOther
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return stdinOther
+	}
+	if unix.Stat("/dev/null", &null) == nil && st.Rdev == null.Rdev {
+		return stdinNull
+	}
+	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+		return stdinTerminal
+	}
+	return stdinOther
 }

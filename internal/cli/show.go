@@ -19,7 +19,9 @@ session, model, intent), what (argv, command, cwd, system), the decision
 with its rule, policy revision and the analysis it was made on, the
 reviews, the status, exit code or signal, times, the output kept and the
 size and SHA-256 of each full stream, the trace id and the journal sequence
-numbers.
+numbers; and, for rollbacks, whether it is irreversible, the undo commands
+its rule attached, what it changed in its workspaces (its effects: see
+gatehouse diff for the content) and whether it was rolled back.
 
 Flags:
   -o FORMAT   text (default) or json
@@ -78,6 +80,7 @@ func writeAction(e *Env, a *gatehouse.Action) {
 	if len(a.EnvNames) > 0 {
 		field("env", strings.Join(a.EnvNames, " "))
 	}
+	field("credentials", credentialsText(a)) // creds.go
 	field("decision", fmt.Sprintf("%s by rule %q: %s", a.Decision.Effect, a.Decision.Rule, a.Decision.Reason))
 	field("policy", a.Decision.Policy)
 	if an := a.Analysis; an != nil {
@@ -87,6 +90,16 @@ func writeAction(e *Env, a *gatehouse.Action) {
 		}
 		if len(an.Targets) > 0 {
 			field("targets", strings.Join(an.Targets, " "))
+		}
+	}
+	if a.Irreversible {
+		field("irreversible", "yes: its class says it cannot be taken back")
+	}
+	for _, u := range a.Undo {
+		if u.Command != "" {
+			field("undo", u.Command)
+		} else {
+			field("undo", fmt.Sprintf("(not rendered: %s: %s)", u.Template, u.Error))
 		}
 	}
 	if a.Decision.Effect == gatehouse.EffectReview {
@@ -109,6 +122,28 @@ func writeAction(e *Env, a *gatehouse.Action) {
 	field("started", ts(a.StartedAt))
 	field("finished", ts(a.FinishedAt))
 	field("duration", durationText(a))
+	if fx := a.Effects; fx != nil {
+		field("effects", fmt.Sprintf("%d change(s) in %s", len(fx.Changes)+fx.Truncated, strings.Join(fx.Workspaces, " ")))
+		for _, c := range fx.Changes {
+			fmt.Fprintf(w, "  - %s\n", changeLine(&c))
+		}
+		if fx.Truncated > 0 {
+			fmt.Fprintf(w, "  - … and %d more, not journaled\n", fx.Truncated)
+		}
+		if len(fx.Ambiguous) > 0 {
+			fmt.Fprintf(w, "  ! ambiguous: %s ran in the same workspace at the same time\n", strings.Join(fx.Ambiguous, ", "))
+		}
+		if fx.Error != "" {
+			fmt.Fprintf(w, "  ! incomplete: %s\n", fx.Error)
+		}
+	}
+	if rb := a.RolledBack; rb != nil {
+		line := fmt.Sprintf("by %s at %s (rollback %s)", rb.By, rb.Time.UTC().Format(time.RFC3339), rb.Rollback)
+		if rb.Partial {
+			line += ", in part"
+		}
+		field("rolled back", line)
+	}
 	field("trace_id", a.TraceID)
 	seq := make([]string, len(a.Seq))
 	for i, s := range a.Seq {

@@ -7,13 +7,14 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/checkpoint"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 )
 
 var verifyCmd = &command{
 	name:    "verify",
 	summary: "check that the journal is intact",
-	help: `Usage: gatehouse verify [--store FILE] [--checkpoint FILE [--public-key FILE]] [-o text|json]
+	help: `Usage: gatehouse verify [--store FILE|URL] [--checkpoint FILE [--public-key FILE]] [-o text|json]
 
 Walks the journal from its first event, checking each event's hash and its
 link to the one before, then rebuilds every action and agent from the
@@ -31,11 +32,13 @@ fresh hashes up to it ("rewritten"), fails, which the chain alone cannot
 show.
 
 By default the daemon verifies its own journal (admin token). With --store,
-verify opens the SQLite file itself, read-only: it works while the daemon
-is stopped, or beside it.
+verify opens the store itself, read-only: a SQLite file, while its daemon
+is stopped or beside it; or a PostgreSQL database (postgres://…), beside
+the replicas that use it, reading one consistent snapshot of it.
 
 Flags:
-  --store FILE        verify this database file directly instead of asking the daemon
+  --store FILE|URL    verify this SQLite file or PostgreSQL database directly
+                      instead of asking the daemon
   --checkpoint FILE   also check the journal against this signed checkpoint
   --public-key FILE   the key the checkpoint must be signed with (PEM public or
                       private key); default the public half of STATE/checkpoint.key
@@ -98,15 +101,31 @@ func runVerify(ctx context.Context, c *command, e *Env, args []string) int {
 }
 
 func verifyFile(ctx context.Context, path string, anchor *gatehouse.Anchor) (*gatehouse.VerifyReport, error) {
+	check := func(s gatehouse.Store) (*gatehouse.VerifyReport, error) {
+		if anchor != nil {
+			return gatehouse.VerifyAnchored(ctx, s, *anchor)
+		}
+		return gatehouse.Verify(ctx, s)
+	}
+	if postgres.IsURL(path) {
+		s, err := postgres.OpenReadOnly(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		var rep *gatehouse.VerifyReport
+		err = s.Snapshot(ctx, func(snap gatehouse.Store) error {
+			rep, err = check(snap)
+			return err
+		})
+		return rep, err
+	}
 	s, err := sqlite.OpenReadOnly(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if anchor != nil {
-		return gatehouse.VerifyAnchored(ctx, s, *anchor)
-	}
-	return gatehouse.Verify(ctx, s)
+	return check(s)
 }
 
 // readCheckpoint reads a checkpoint file and checks its signature with

@@ -33,6 +33,13 @@ type File struct {
 	// Path is where the file was read from ("" for none); not a field of
 	// the file.
 	Path string `yaml:"-"`
+
+	Credentials Credentials `yaml:"credentials"` // credentials.go
+	// Upstreams are the MCP servers the daemon fronts (upstreams.go).
+	Upstreams Upstreams `yaml:"upstreams"`
+	// Workspaces are the directories whose changes are recorded, for
+	// diff and rollback (workspaces.go).
+	Workspaces Workspaces `yaml:"workspaces"`
 }
 
 // Default returns the configuration in force when there is no file.
@@ -103,7 +110,9 @@ func strictDecode(n *yaml.Node, v any) error {
 // Each section adds its call here.
 func (f *File) validate(root *yaml.Node) error {
 	var errs problems
-	_ = root
+	errs = append(errs, f.Credentials.Validate(f.Path, field(root, "credentials"))...)
+	errs = append(errs, f.Upstreams.Validate(f.Path, field(root, "upstreams"))...)
+	errs = append(errs, f.Workspaces.Validate(f.Path, field(root, "workspaces"))...)
 	return errs.err()
 }
 

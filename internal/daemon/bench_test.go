@@ -8,25 +8,32 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // startDaemon starts a real daemon on a free loopback port with its state
 // in a temporary directory, and returns a client holding a new agent's
 // token.
-func startDaemon(tb testing.TB) (*daemon.Daemon, *httpapi.Client) {
+func startDaemon(tb testing.TB) (*daemon.Daemon, *client.Client) {
 	return startDaemonPolicy(tb, "version: 1\ndefault: allow\n")
 }
 
 // startDaemonPolicy is startDaemon with the given policy file.
-func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *httpapi.Client) {
+func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *client.Client) {
+	tb.Helper()
+	d, c, _ := startDaemonToken(tb, pol)
+	return d, c
+}
+
+// startDaemonToken is startDaemonPolicy, returning the agent's token too.
+func startDaemonToken(tb testing.TB, pol string) (*daemon.Daemon, *client.Client, string) {
 	tb.Helper()
 	cfg := daemon.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -53,11 +60,11 @@ func startDaemonPolicy(tb testing.TB, pol string) (*daemon.Daemon, *httpapi.Clie
 		tb.Fatal(err)
 	}
 	url := "http://" + d.Addr()
-	tok, err := httpapi.NewClient(url, admin).AddAgent(ctx, "bench")
+	tok, err := client.New(url, admin).AddAgent(ctx, "bench")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return d, httpapi.NewClient(url, tok.Token)
+	return d, client.New(url, tok.Token), tok.Token
 }
 
 // BenchmarkApprovalRoundTrip measures what a reviewer waits for after
@@ -70,11 +77,11 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 	d, agent := startDaemonPolicy(b, "version: 1\ndefault: review\napproval_timeout: 1h\n")
 	admin, _ := daemon.ReadAdminToken(filepath.Dir(d.Store()))
 	url := "http://" + d.Addr()
-	tok, err := httpapi.NewClient(url, admin).AddIdentity(context.Background(), "alice", gatehouse.RoleReviewer)
+	tok, err := client.New(url, admin).AddIdentity(context.Background(), "alice", gatehouse.RoleReviewer)
 	if err != nil {
 		b.Fatal(err)
 	}
-	reviewer := httpapi.NewClient(url, tok.Token)
+	reviewer := client.New(url, tok.Token)
 	dir := b.TempDir()
 	var rt []time.Duration
 	b.ResetTimer()
@@ -83,16 +90,15 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 		started := make(chan time.Time, 1)
 		done := make(chan error, 1)
 		go func() {
-			_, err := agent.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard,
-				httpapi.Hooks{
-					Pending: func(a *gatehouse.Action) { pending <- a.ID },
-					Started: func(*gatehouse.Action) { started <- time.Now() },
-				})
+			_, err := agent.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, client.RunOptions{
+				Pending: func(a *gatehouse.Action) { pending <- a.ID },
+				Started: func(*gatehouse.Action) { started <- time.Now() },
+			})
 			done <- err
 		}()
 		id := <-pending
 		t0 := time.Now()
-		if _, err := reviewer.Review(context.Background(), id, gatehouse.VerdictApprove, httpapi.ReviewRequest{}); err != nil {
+		if _, err := reviewer.Review(context.Background(), id, gatehouse.VerdictApprove, gatehouse.ReviewRequest{}); err != nil {
 			b.Fatal(err)
 		}
 		t1 := <-started
@@ -106,8 +112,8 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-func runTrue(tb testing.TB, c *httpapi.Client, dir string) {
-	a, err := c.Run(context.Background(), gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, io.Discard, io.Discard, httpapi.Hooks{})
+func runTrue(tb testing.TB, c *client.Client, dir string) {
+	a, err := c.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, client.RunOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -159,14 +165,14 @@ func BenchmarkOverhead(b *testing.B) {
 // process (start of the CLI binary, its request, the daemon's work) with
 // running /bin/true itself, alternately.
 func BenchmarkRunProcess(b *testing.B) {
-	d, c := startDaemon(b)
+	d, _, token := startDaemonToken(b, "version: 1\ndefault: allow\n")
 	bin := filepath.Join(b.TempDir(), "gatehouse")
 	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-dev/gatehouse/cmd/gatehouse")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+c.Token)
+	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+token)
 	run := func() {
 		cmd := exec.Command(bin, "run", "--", "/bin/true")
 		cmd.Env = env
@@ -195,6 +201,88 @@ func BenchmarkRunProcess(b *testing.B) {
 	b.ReportMetric(ms(md), "direct-median-ms")
 	b.ReportMetric(ms(mw), "gatehouse-run-median-ms")
 	b.ReportMetric(ms(mw-md), "added-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkShProcess compares the whole `gatehouse sh -c true` process,
+// with an empty pipe as its stdin — so it takes the full-duplex path, as a
+// harness's does — with `sh -c true` itself, alternately.
+func BenchmarkShProcess(b *testing.B) {
+	d, _, token := startDaemonToken(b, "version: 1\ndefault: allow\n")
+	bin := filepath.Join(b.TempDir(), "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-dev/gatehouse/cmd/gatehouse")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "GATEHOUSE_URL=http://"+d.Addr(), "GATEHOUSE_TOKEN="+token)
+	dir := b.TempDir()
+	run := func(name string, args ...string) {
+		cmd := exec.Command(name, args...)
+		cmd.Env, cmd.Dir = env, dir
+		cmd.Stdin = strings.NewReader("") // a pipe
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", name, err, out)
+		}
+	}
+	for range 5 {
+		run(bin, "sh", "-c", "true")
+	}
+	var direct, whole []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		run("/bin/sh", "-c", "true")
+		t1 := time.Now()
+		run(bin, "sh", "-c", "true")
+		t2 := time.Now()
+		direct = append(direct, t1.Sub(t0))
+		whole = append(whole, t2.Sub(t1))
+	}
+	b.StopTimer()
+	md, mw := median(direct), median(whole)
+	b.ReportMetric(ms(md), "direct-median-ms")
+	b.ReportMetric(ms(mw), "gatehouse-sh-median-ms")
+	b.ReportMetric(ms(mw-md), "added-median-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkOverheadStdin is what sending stdin costs a run through the
+// API: /bin/true without stdin and with an empty one (the request goes
+// full duplex, the answer begins at once, the stdin frames are read and
+// the end of the body is the command's end of file), alternately.
+func BenchmarkOverheadStdin(b *testing.B) {
+	_, c := startDaemon(b)
+	dir := b.TempDir()
+	run := func(stdin io.Reader) {
+		a, err := c.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: dir}, client.RunOptions{Stdin: stdin})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if a.Status != gatehouse.StatusSucceeded {
+			b.Fatalf("status %s", a.Status)
+		}
+	}
+	for range 20 {
+		run(nil)
+		run(strings.NewReader(""))
+	}
+	var plain, stdin []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		run(nil)
+		t1 := time.Now()
+		run(strings.NewReader(""))
+		t2 := time.Now()
+		plain = append(plain, t1.Sub(t0))
+		stdin = append(stdin, t2.Sub(t1))
+	}
+	b.StopTimer()
+	mp, ms2 := median(plain), median(stdin)
+	b.ReportMetric(ms(mp), "no-stdin-median-ms")
+	b.ReportMetric(ms(ms2), "stdin-median-ms")
+	b.ReportMetric(ms(ms2-mp), "added-median-ms")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -237,7 +325,7 @@ func BenchmarkRunConcurrent64(b *testing.B) {
 func BenchmarkHalt100(b *testing.B) {
 	d, agent := startDaemon(b)
 	admin, _ := daemon.ReadAdminToken(filepath.Dir(d.Store()))
-	op := httpapi.NewClient("http://"+d.Addr(), admin)
+	op := client.New("http://"+d.Addr(), admin)
 	dir := b.TempDir()
 	var took []time.Duration
 	b.ResetTimer()
@@ -250,8 +338,8 @@ func BenchmarkHalt100(b *testing.B) {
 			ended.Add(1)
 			go func() {
 				defer ended.Done()
-				a, _ := agent.Run(context.Background(), gateway.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir},
-					io.Discard, io.Discard, httpapi.Hooks{Started: func(*gatehouse.Action) { started.Done() }})
+				a, _ := agent.Run(context.Background(), gatehouse.RunRequest{Argv: []string{"sleep", "300"}, Cwd: dir},
+					client.RunOptions{Started: func(*gatehouse.Action) { started.Done() }})
 				endedAt.Store(i, time.Now())
 				if a == nil || a.Status != gatehouse.StatusInterrupted {
 					b.Errorf("action not interrupted: %+v", a)
@@ -261,7 +349,7 @@ func BenchmarkHalt100(b *testing.B) {
 		started.Wait()
 		b.StartTimer()
 		t0 := time.Now()
-		if _, err := op.Halt(context.Background(), gateway.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "bench"}); err != nil {
+		if _, err := op.Halt(context.Background(), gatehouse.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		ended.Wait()

@@ -6,6 +6,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -22,7 +24,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/cas"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/console"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
@@ -30,7 +34,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/otel"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
 	"github.com/gatehouse-dev/gatehouse/internal/tripwire"
 )
@@ -50,7 +56,7 @@ func loadPolicy(cfg *Config) (*policy.Policy, error) {
 			}
 		}
 	}
-	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell})
+	return policy.Load(cfg.Policy, policy.Options{Analyze: analyzers.Shell, AnalyzeAction: analyzers.Analyze})
 }
 
 // loadConfig reads the configuration file: the one named, which must
@@ -62,8 +68,60 @@ func loadConfig(cfg *Config) (*config.File, error) {
 	return config.Load(filepath.Join(cfg.StateDir, config.FileName), true)
 }
 
+// upstreams turns the configuration's upstreams section into the MCP
+// adapter's own type.
+func upstreams(f *config.File) []mcp.Upstream {
+	out := make([]mcp.Upstream, len(f.Upstreams))
+	for i, u := range f.Upstreams {
+		out[i] = mcp.Upstream{Name: u.Name, Command: u.Command, Env: u.Env, Cwd: u.Cwd, URL: u.URL, Headers: u.Headers}
+	}
+	return out
+}
+
 // PolicyFile is the policy's file name in the state directory.
 const PolicyFile = "policy.yaml"
+
+// The workspace records' places in the state directory: the content store
+// and the workspaces' indexes.
+const (
+	CASDir       = "cas"
+	SnapshotsDir = "snapshots"
+)
+
+var _ gateway.Workspaces = (*snapshot.Manager)(nil)
+
+// openWorkspaces opens the content store and the workspace recorder over
+// the configuration's workspaces. The state directory and the journal's
+// files are never recorded.
+func openWorkspaces(cfg *Config, conf *config.File, log *slog.Logger) (*snapshot.Manager, error) {
+	state, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ws := conf.Workspaces
+	store, err := cas.Open(filepath.Join(state, CASDir), cas.Options{Budget: ws.StoreBudget(), MaxFileSize: ws.StoreMaxFileSize()})
+	if err != nil {
+		return nil, err
+	}
+	var dirs []snapshot.Workspace
+	for _, d := range ws.Dirs {
+		dirs = append(dirs, snapshot.Workspace{Dir: filepath.Clean(d.Path), Agents: d.Agents,
+			Always: d.Snapshot == config.SnapshotAlways, Exclude: d.Exclude, MaxFiles: d.MaxFiles,
+			NoWatch: d.Watch != nil && !*d.Watch})
+	}
+	// The journal may live outside the state directory (--store): its
+	// files must never be recorded, let alone restored.
+	protected := []string{state}
+	if db, err := filepath.Abs(cfg.Store); err == nil {
+		protected = append(protected, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	m, err := snapshot.Open(snapshot.Options{CAS: store, IndexDir: filepath.Join(state, SnapshotsDir),
+		Workspaces: dirs, Protected: protected, Logger: log})
+	if gatehouse.ErrorCode(err) == gatehouse.EINVALID {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: %s", gatehouse.ErrorMessage(err))
+	}
+	return m, err
+}
 
 func notifiers(cfg *Config, log *slog.Logger) notify.Notifier {
 	var m notify.Multi
@@ -123,11 +181,26 @@ func (d *Daemon) watchPolicy(stop chan struct{}, every time.Duration) {
 type Config struct {
 	Listen   string // host:port of the API
 	StateDir string // holds gatehouse.db, admin.token and the lock
-	Store    string // the SQLite database file; default StateDir/gatehouse.db
-	Policy   string // the policy file; default StateDir/policy.yaml, written on first start
+	// Store is the journal: a SQLite database file (default
+	// StateDir/gatehouse.db) or a PostgreSQL URL (postgres://…), which
+	// several daemons may share (see docs/POSTGRES.md).
+	Store  string
+	Policy string // the policy file; default StateDir/policy.yaml, written on first start
+	// Replica is this daemon's replica id when the store is shared
+	// (PostgreSQL); default the id in StateDir/replica.id, made on first
+	// start. ReplicaGrace is how long a replica's claim must have been
+	// free before the others take over its actions.
+	Replica      string
+	ReplicaGrace time.Duration
+	// AdminTokenFile, if set, holds the admin token instead of
+	// StateDir/admin.token: replicas behind one address share one.
+	AdminTokenFile string
 	// ConfigFile is the configuration file (internal/config); default
 	// StateDir/config.yaml, which may be absent.
 	ConfigFile string
+	// SecretsKey is the key file that seals the secrets (internal/seal);
+	// default StateDir/secrets.key. Created (0600) if it does not exist.
+	SecretsKey string
 	// PolicyPoll is how often the daemon looks for changes of the policy
 	// file; 0 turns watching off (SIGHUP and policy reload still work).
 	PolicyPoll time.Duration
@@ -149,6 +222,9 @@ type Config struct {
 	// only if the daemon's environment names a collector
 	// (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).
 	OTLPEndpoint string
+
+	// ConsoleIdle signs a console session out after this long unused.
+	ConsoleIdle time.Duration
 }
 
 // DefaultListen is the API's default address.
@@ -157,12 +233,14 @@ const DefaultListen = "127.0.0.1:7780"
 // DefaultConfig returns the configuration of a plain `gatehouse serve`.
 func DefaultConfig() Config {
 	return Config{
-		Listen:     DefaultListen,
-		OutputCap:  executor.DefaultConfig().OutputCap,
-		EnvPass:    []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
-		EnvAllow:   []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
-		KillGrace:  5 * time.Second,
-		PolicyPoll: time.Second,
+		Listen:       DefaultListen,
+		OutputCap:    executor.DefaultConfig().OutputCap,
+		EnvPass:      []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"},
+		EnvAllow:     []string{"TERM", "LANG", "LC_ALL", "TZ", "NO_COLOR", "COLUMNS"},
+		KillGrace:    5 * time.Second,
+		PolicyPoll:   time.Second,
+		ReplicaGrace: gateway.DefaultReplicaGrace,
+		ConsoleIdle:  console.DefaultIdleTimeout,
 	}
 }
 
@@ -182,6 +260,12 @@ func (c *Config) Validate() error {
 		return inv("timeouts: negative")
 	case c.PolicyPoll < 0:
 		return inv("policy-poll: negative")
+	case c.ConsoleIdle < 0:
+		return inv("console-idle: negative")
+	case c.ReplicaGrace < 0 || (c.ReplicaGrace > 0 && c.ReplicaGrace < 200*time.Millisecond):
+		return inv("replica-grace: %s is too short (at least 200ms)", c.ReplicaGrace)
+	case c.Replica != "" && !replicaID.MatchString(c.Replica):
+		return inv("replica: %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Replica)
 	case c.MaxTimeout > 0 && c.DefaultTimeout > c.MaxTimeout:
 		return inv("default-timeout: over max-timeout")
 	}
@@ -195,6 +279,8 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+var replicaID = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
 
 // StateDir returns where the state lives: $GATEHOUSE_STATE, else
 // $XDG_STATE_HOME/gatehouse, else ~/.local/state/gatehouse.
@@ -232,10 +318,13 @@ type Daemon struct {
 	notify notify.Notifier
 	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
-	store  *sqlite.Store
+	store  gatehouse.Store
 	otlp   *otel.Exporter // nil when off
+	snap   *snapshot.Manager
 	gw     *gateway.Gateway
 	api    *httpapi.Server
+	web    *console.Server
+	hub    *mcp.Hub // the MCP upstreams of the configuration file, at /mcp/NAME
 	srv    *http.Server
 	ln     net.Listener
 	served chan error
@@ -266,7 +355,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if d.lock, err = lockState(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	admin, err := ensureAdminToken(cfg.StateDir)
+	admin, err := adminToken(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +366,28 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if err != nil {
 		return nil, err
 	}
-	if d.store, err = sqlite.Open(ctx, cfg.Store); err != nil {
+	keys, err := loadSecretsKey(&d.cfg, log) // credentials.go
+	if err != nil {
+		return nil, err
+	}
+	if postgres.IsURL(cfg.Store) && cfg.Replica == "" {
+		if d.cfg.Replica, err = ensureReplicaID(cfg.StateDir); err != nil {
+			return nil, err
+		}
+		cfg.Replica = d.cfg.Replica
+	}
+	if d.store, err = openStore(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	shared, _ := d.store.(gateway.Shared)
+	// Both stores hold secrets; a store that could not would leave every
+	// granted action failing, so a configuration that grants some does
+	// not start on it.
+	secrets, _ := d.store.(gatehouse.SecretStore)
+	if secrets == nil && len(d.conf.Credentials.Grants()) > 0 {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "config: credentials are granted, but the store %s cannot hold secrets", storeName(cfg.Store))
+	}
+	if d.snap, err = openWorkspaces(&d.cfg, d.conf, log); err != nil {
 		return nil, err
 	}
 	var store gatehouse.Store = d.store
@@ -302,9 +412,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
 		Logger: log, AdminToken: admin, Decider: decider, Learned: learned, Notifier: d.notify,
-		Policy:    &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
-		Tripwires: tripwire.NewMonitor(pol.Tripwires()),
+		Policy:       &gateway.PolicyFile{Path: d.cfg.Policy, Decider: decider, Analyze: analyzers},
+		Tripwires:    tripwire.NewMonitor(pol.Tripwires()),
+		Credentials:  gateway.Credentials{Store: secrets, Sealer: keys, Grants: d.conf.Credentials.Grants()},
+		Shared:       shared,
+		ReplicaGrace: cfg.ReplicaGrace,
+		Workspaces:   d.snap,
 	})
+	d.checkGrants(ctx, log)
 
 	host, _ := os.Hostname()
 	n, err := d.gw.Recover(ctx, gatehouse.DaemonStarted{Version: Version(), PID: os.Getpid(), Host: host})
@@ -326,25 +441,63 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 		return nil, err
 	}
 	d.api = httpapi.NewServer(d.gw, log)
+	d.web = console.New(d.gw, console.Options{Logger: log, IdleTimeout: cfg.ConsoleIdle})
 	mux := http.NewServeMux()
-	mux.Handle("/", d.api.Handler())
+	mux.Handle("/v1/", d.api.Handler())
+	mux.Handle("/healthz", d.api.Handler())
 	// MCP over streamable HTTP; its tools call this daemon's own API with
 	// the caller's token.
 	mux.Handle("/mcp", mcp.HTTPHandler(d.gw, "http://"+d.ln.Addr().String(), Version()))
+	// The operator's console: every other path.
+	mux.Handle("/", d.web.Handler())
+	d.hub = mcp.NewHub(upstreams(d.conf), d.gw, mcp.HubOptions{
+		APIURL: "http://" + d.ln.Addr().String(), Version: Version(), BaseEnv: passEnv(cfg.EnvPass),
+		Logger: log, StopGrace: cfg.KillGrace,
+	})
+	mux.Handle("/mcp/", d.hub)
 	d.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: a run streams for as long as its command runs.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The console's live streams would keep Shutdown waiting: end them.
+	d.srv.RegisterOnShutdown(d.web.Close)
 	go func() { d.served <- d.srv.Serve(d.ln) }()
+	d.hub.Start()
+	if names := d.hub.Names(); len(names) > 0 {
+		log.Info("MCP upstreams at /mcp/NAME", "names", names)
+	}
 	d.api.SetReady(true)
-	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "version", Version())
+	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "store", storeName(cfg.Store),
+		"replica", d.gw.Replica(), "version", Version())
 	return d, nil
 }
 
-// Store returns the path of the journal's database file.
+// Store returns where the journal is: its database file, or its
+// PostgreSQL URL.
 func (d *Daemon) Store() string { return d.cfg.Store }
+
+var _ gateway.Shared = (*postgres.Store)(nil)
+
+// openStore opens the journal cfg.Store names.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (gatehouse.Store, error) {
+	// Each branch returns a nil interface on error, never a typed nil.
+	if postgres.IsURL(cfg.Store) {
+		grace := cmp.Or(cfg.ReplicaGrace, gateway.DefaultReplicaGrace)
+		s, err := postgres.Open(ctx, cfg.Store, postgres.WithLogger(log), postgres.WithReplica(cfg.Replica),
+			postgres.WithKeepalive(min(2*time.Second, grace/4)), postgres.WithClaimWait(grace))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // Addr returns the address the API listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
@@ -373,12 +526,16 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	// Interrupt the actions first: their streaming responses would keep
 	// http.Server.Shutdown waiting for as long as they run.
 	gerr := d.gw.Shutdown(ctx)
+	// Then the MCP upstreams: their agents' sessions end (and with them
+	// their event streams, which would hold the server's shutdown), and
+	// the programs the daemon started stop.
+	herr := d.hub.Close(ctx)
 	serr := d.srv.Shutdown(ctx)
 	if errors.Is(serr, http.ErrServerClosed) {
 		serr = nil
 	}
 	nerr := d.notify.Close(ctx)
-	err := errors.Join(gerr, serr, nerr, d.release())
+	err := errors.Join(gerr, herr, serr, nerr, d.release())
 	if err == nil {
 		d.log.Info("stopped")
 	}
@@ -398,8 +555,14 @@ func (d *Daemon) release() error {
 		cancel()
 		d.otlp = nil
 	}
+	if d.snap != nil {
+		// After the gateway's shutdown: no action is recorded any more.
+		// Saves the workspaces' indexes for the next start.
+		err = d.snap.Close()
+		d.snap = nil
+	}
 	if d.store != nil {
-		err = d.store.Close()
+		err = errors.Join(err, d.store.Close())
 		d.store = nil
 	}
 	if d.lock != nil {
@@ -421,6 +584,64 @@ func lockState(dir string) (*os.File, error) {
 		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "another gatehouse daemon is using %s", dir)
 	}
 	return f, nil
+}
+
+// adminToken returns the admin token: from cfg.AdminTokenFile, which must
+// exist, be private and hold one; else from the state directory, made on
+// first start.
+func adminToken(cfg Config) (string, error) {
+	if cfg.AdminTokenFile == "" {
+		return ensureAdminToken(cfg.StateDir)
+	}
+	fi, err := os.Stat(cfg.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin-token-file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", gatehouse.Errorf(gatehouse.EINVALID, "%s is readable by others (mode %v): chmod 600 it", cfg.AdminTokenFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(cfg.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 32 {
+		return "", gatehouse.Errorf(gatehouse.EINVALID, "%s holds no admin token (at least 32 characters)", cfg.AdminTokenFile)
+	}
+	return tok, nil
+}
+
+// ReplicaFile is the replica id's file name in the state directory.
+const ReplicaFile = "replica.id"
+
+// ensureReplicaID returns the replica id kept in dir, making one on first
+// start: the host name and a random suffix, so that two daemons on one
+// host (each with its own state directory) differ, and a restart of one
+// keeps its id and so recovers its own actions.
+func ensureReplicaID(dir string) (string, error) {
+	path := filepath.Join(dir, ReplicaFile)
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if !replicaID.MatchString(id) {
+			return "", gatehouse.Errorf(gatehouse.EINVALID, "%s holds no valid replica id", path)
+		}
+		return id, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	host, _ := os.Hostname()
+	host = strings.Trim(regexp.MustCompile(`[^a-zA-Z0-9._-]+`).ReplaceAllString(host, "-"), "-._")
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	if host == "" {
+		host = "replica"
+	}
+	id := host + "-" + strings.ToLower(gateway.NewToken("")[:8])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // ensureAdminToken returns the admin token in dir, creating it (0600) on
@@ -460,6 +681,15 @@ func ensureAdminToken(dir string) (string, error) {
 		return "", err
 	}
 	return tok, nil
+}
+
+// storeName is what the log says the store is: a URL without its
+// password.
+func storeName(s string) string {
+	if postgres.IsURL(s) {
+		return postgres.Redact(s)
+	}
+	return s
 }
 
 func passEnv(names []string) map[string]string {

@@ -17,9 +17,9 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // serve --otlp-endpoint: the span a real daemon exports for an action has
@@ -64,13 +64,13 @@ func TestDaemonExportsSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://" + d.Addr()
-	tok, err := httpapi.NewClient(url, admin).AddAgent(ctx, "ci")
+	tok, err := client.New(url, admin).AddAgent(ctx, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	a, err := httpapi.NewClient(url, tok.Token).Run(ctx, gateway.RunRequest{Shell: true, Command: "echo $TRACEPARENT", Cwd: t.TempDir(), Session: "s1"},
-		&out, io.Discard, httpapi.Hooks{})
+	a, err := client.New(url, tok.Token).Run(ctx, gatehouse.RunRequest{Shell: true, Command: "echo $TRACEPARENT", Cwd: t.TempDir(), Session: "s1"},
+		client.RunOptions{Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
 	}

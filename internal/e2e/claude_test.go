@@ -124,16 +124,18 @@ func (s *scriptedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	send("message_stop", map[string]any{"type": "message_stop"})
 }
 
-// env is one Gatehouse daemon, an agent's token, and a project that
-// Claude Code works in, with the hooks installed.
+// env is one Gatehouse daemon, an agent's token, a reviewer's, and a
+// project that an agent works in.
 type env struct {
-	t       *testing.T
-	bin     string // gatehouse
-	url     string
-	state   string
-	token   string
-	project string
-	home    string
+	t        *testing.T
+	bin      string // gatehouse
+	url      string
+	state    string
+	token    string // the agent claude's
+	reviewer string // the reviewer alice's
+	project  string
+	home     string
+	dir      string
 }
 
 func freeAddr(t *testing.T) string {
@@ -145,10 +147,13 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func setup(t *testing.T, policy string) *env {
+// startDaemon builds gatehouse, starts `gatehouse serve` with policy (and
+// extra serve flags) on a free port, and adds the agent claude and the
+// reviewer alice.
+func startDaemon(t *testing.T, policy string, flags ...string) *env {
 	dir := t.TempDir()
 	e := &env{t: t, bin: filepath.Join(dir, "gatehouse"), state: filepath.Join(dir, "state"),
-		project: filepath.Join(dir, "project"), home: filepath.Join(dir, "home")}
+		project: filepath.Join(dir, "project"), home: filepath.Join(dir, "home"), dir: dir}
 	build := exec.Command("go", "build", "-o", e.bin, "github.com/gatehouse-dev/gatehouse/cmd/gatehouse")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -165,7 +170,7 @@ func setup(t *testing.T, policy string) *env {
 	addr := freeAddr(t)
 	e.url = "http://" + addr
 	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
-	d := exec.Command(e.bin, "serve", "--listen", addr, "--state", e.state, "--policy", pol)
+	d := exec.Command(e.bin, append([]string{"serve", "--listen", addr, "--state", e.state, "--policy", pol}, flags...)...)
 	d.Stdout, d.Stderr = logf, logf
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -194,7 +199,34 @@ func setup(t *testing.T, policy string) *env {
 		t.Fatal(err)
 	}
 	e.token = tok.Token
-	e.gh("reviewer", "add", "alice")
+	if err := json.Unmarshal([]byte(e.gh("reviewer", "add", "alice", "-o", "json")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	e.reviewer = tok.Token
+	return e
+}
+
+// setupConfig is setup with a configuration file (none if conf is "").
+func setupConfig(t *testing.T, policy, conf string) *env {
+	if conf == "" {
+		return setup(t, policy)
+	}
+	return setup(t, policy, conf)
+}
+
+// setup is startDaemon with Claude Code's hooks installed in the project
+// and a HOME where Claude Code has been onboarded; config, if given, is the
+// configuration file.
+func setup(t *testing.T, policy string, config ...string) *env {
+	var flags []string
+	if len(config) > 0 {
+		conf := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(conf, []byte(config[0]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		flags = append(flags, "--config", conf)
+	}
+	e := startDaemon(t, policy, flags...)
 	e.gh("install", "claude-code", "--project", e.project, "--command", e.bin+" hook claude --timeout 50s")
 	// A HOME where Claude Code has been onboarded and trusts the project.
 	cfg := map[string]any{"hasCompletedOnboarding": true, "projects": map[string]any{

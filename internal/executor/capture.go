@@ -20,6 +20,7 @@ type capture struct {
 	n     int64
 	h     hash.Hash
 
+	filter     Filter // nil: the stream as read
 	sink       io.Writer
 	sinkMu     *sync.Mutex // shared with the other stream's capture when both sinks are one writer
 	sinkFailed bool
@@ -37,15 +38,25 @@ func (c *capture) readFrom(r io.Reader) {
 	for {
 		n, err := r.Read(buf[:])
 		if n > 0 {
-			c.add(buf[:n])
+			if c.filter != nil {
+				c.add(c.filter.Write(buf[:n]))
+			} else {
+				c.add(buf[:n])
+			}
 		}
 		if err != nil {
+			if c.filter != nil {
+				c.add(c.filter.Flush())
+			}
 			return
 		}
 	}
 }
 
 func (c *capture) add(p []byte) {
+	if len(p) == 0 {
+		return
+	}
 	if room := c.limit - len(c.head); room > 0 {
 		c.head = append(c.head, p[:min(room, len(p))]...)
 	}

@@ -15,7 +15,11 @@
 // exec.LookPath refuses them with exec.ErrDot). Spec.Env is the complete
 // environment of the process: nothing of the daemon's is inherited (under
 // the environ containment the executor adds its marker). Stdin is
-// /dev/null.
+// /dev/null unless Spec.Stdin is set: then it is a pipe that the executor
+// fills from Spec.Stdin as the process reads (a process that never reads
+// does not stall anything: the pipe fills, the feed waits, and it ends
+// with the process), closed at the source's end so that the process reads
+// end of file, and closed for good once the action's processes are gone.
 //
 // # Process groups and the kill sequence
 //
@@ -164,6 +168,11 @@
 // are the same writer, they are never written to concurrently. Sinks are
 // never written to after Run returns; a sink that blocks stalls the stream
 // (the process blocks on a full pipe) and Run with it.
+//
+// With Spec.Filter, each stream passes through its own filter first (the
+// gateway's redaction of secrets): what is kept, counted, hashed and sent
+// to the sink is the filtered stream, and what a filter holds back is
+// flushed when the stream ends, including when the drain timeout cuts it.
 //
 // After the leader has exited and its processes have been killed, Run
 // waits at most DrainTimeout for the pipes to reach end of file, then

@@ -142,11 +142,34 @@ type Spec struct {
 	// Timeout ends the process (SIGTERM, then SIGKILL after KillGrace)
 	// if it runs longer. 0 means no timeout.
 	Timeout time.Duration
+	// Stdin, if not nil, is the process's standard input: a pipe fed from
+	// it as fast as the process reads. Its EOF, or any error it returns,
+	// closes the pipe: the process reads end of file. nil means an empty
+	// stdin (/dev/null). Run does not wait for a Read of Stdin that
+	// blocks: after Run returns, Stdin is not read again, and what a Read
+	// in progress returns is dropped — so the owner of Stdin should make
+	// it return (close it) once Run has returned.
+	Stdin io.Reader
 	// Stdout and Stderr, if not nil, receive each chunk of output as it is
 	// read. A sink whose Write fails (or writes short) is not written to
 	// again; the output is still captured and the process not disturbed.
 	// Sinks are not written to after Run returns.
 	Stdout, Stderr io.Writer
+	// Filter, if not nil, is called once per output stream for a filter
+	// that every byte of it passes through before anything else sees it:
+	// the head, the count, the hash and the sink are all of the filtered
+	// stream. The gateway redacts secrets with it.
+	Filter func() Filter
+}
+
+// Filter transforms one output stream, which arrives in chunks. Write
+// returns what may be passed on now (it may hold bytes back, as a
+// redactor does while they could be the start of a secret); Flush
+// returns what it held, at the end of the stream. Neither retains the
+// slice it returns or is given.
+type Filter interface {
+	Write(p []byte) []byte
+	Flush() []byte
 }
 
 // Result is how one run ended.
@@ -170,6 +193,9 @@ type Result struct {
 	// Duration is from just before the start to the leader's exit,
 	// measured on the monotonic clock.
 	Duration time.Duration
+	// StdinBytes is how many bytes of Spec.Stdin the process was given
+	// (written into its stdin pipe); 0 without Stdin.
+	StdinBytes int64
 	// Containment is how the action's processes were held:
 	// ContainCgroup, ContainEnviron or ContainPgroup; "" if none started.
 	Containment string
@@ -269,22 +295,46 @@ func (e *Executor) Run(ctx context.Context, p Prepared) Result {
 		outW.Close()
 		return Result{ExitCode: ExitNotExecutable, Err: fmt.Errorf("executor: stderr pipe: %w", err)}
 	}
+	var inR, inW *os.File
+	if spec.Stdin != nil {
+		if inR, inW, err = os.Pipe(); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return Result{ExitCode: ExitNotExecutable, Err: fmt.Errorf("executor: stdin pipe: %w", err)}
+		}
+	}
 	start := time.Now()
-	cmd, j, err := e.start(p, outW, errW)
+	cmd, j, err := e.start(p, inR, outW, errW)
 	// The child has its own copies; ours would keep the pipes from ever
 	// reaching end of file.
 	outW.Close()
 	errW.Close()
+	if inR != nil {
+		inR.Close()
+	}
 	if err != nil {
 		outR.Close()
 		errR.Close()
+		if inW != nil {
+			inW.Close()
+		}
 		return startFailed(p, err)
+	}
+	var in *feed
+	if inW != nil {
+		in = newFeed(spec.Stdin, inW)
+		go in.run()
 	}
 	pid := cmd.Process.Pid // also the pgid
 	r := Result{Containment: j.kind()}
 
 	stdout := newCapture(e.cfg.OutputCap, spec.Stdout)
 	stderr := newCapture(e.cfg.OutputCap, spec.Stderr)
+	if spec.Filter != nil {
+		stdout.filter, stderr.filter = spec.Filter(), spec.Filter()
+	}
 	if spec.Stdout != nil && sameWriter(spec.Stdout, spec.Stderr) {
 		// As exec.Cmd does: one writer is never written to concurrently.
 		mu := new(sync.Mutex)
@@ -342,6 +392,10 @@ wait:
 	}
 	// What left the group: killed, and waited for, before Run returns.
 	j.finish()
+	if in != nil {
+		// Nothing is left to read it.
+		r.StdinBytes = in.stop()
+	}
 	// Reap the leader. No signal may be sent to pid after this.
 	werr := cmd.Wait()
 	if ex.err != nil {
@@ -384,7 +438,7 @@ wait:
 // failed may be the clone into the cgroup (a pids limit, a cgroup removed
 // under the daemon), and a failed exec has run nothing, so trying again
 // is harmless. An error is that of the last try.
-func (e *Executor) start(p Prepared, stdout, stderr *os.File) (*exec.Cmd, jail, error) {
+func (e *Executor) start(p Prepared, stdin, stdout, stderr *os.File) (*exec.Cmd, jail, error) {
 	mode := e.Containment()
 	var why error // why the action is not held as e.mode
 	for {
@@ -402,6 +456,9 @@ func (e *Executor) start(p Prepared, stdout, stderr *os.File) (*exec.Cmd, jail, 
 			Stdout:      stdout,
 			Stderr:      stderr,
 			SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		}
+		if stdin != nil {
+			cmd.Stdin = stdin // else /dev/null
 		}
 		j.setup(cmd)
 		err = cmd.Start()

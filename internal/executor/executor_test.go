@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
+	"github.com/gatehouse-dev/gatehouse/internal/redact"
 )
 
 // safety is a deadline for tests that would otherwise hang if the executor
@@ -507,6 +508,41 @@ func TestOutputCapture(t *testing.T) {
 				t.Errorf("other stream: %d bytes, %q, %s", other.Bytes, other.Head, other.SHA256)
 			}
 		})
+	}
+}
+
+// TestFilter checks that the filter sees each stream before anything
+// else: head, count, hash and sink are of the filtered stream, and a value
+// the process writes in two pieces, a pause apart, is still one value.
+func TestFilter(t *testing.T) {
+	const secret = "s3cr3t-v4lue-0123"
+	set := redact.New([]redact.Secret{{Name: "TOKEN", Value: []byte(secret)}})
+	var out, errOut syncBuffer
+	spec := executor.Spec{
+		Argv:   sh("printf 'a=s3cr3t-v'; sleep 0.1; printf '4lue-0123\\n'; printf 'b=%s' \"$V\" >&2"),
+		Env:    []string{stdPath, "V=" + secret},
+		Stdout: &out, Stderr: &errOut,
+		Filter: func() executor.Filter { return set.Filter() },
+	}
+	r := mustRun(t, executor.New(testConfig()), spec)
+	if r.ExitCode != 0 || r.Err != nil {
+		t.Fatalf("exit %d, %v", r.ExitCode, r.Err)
+	}
+	for _, c := range []struct {
+		name string
+		o    executor.Output
+		sink []byte
+		want string
+	}{
+		{"stdout", r.Stdout, out.Bytes(), "a=[REDACTED:TOKEN]\n"},
+		{"stderr", r.Stderr, errOut.Bytes(), "b=[REDACTED:TOKEN]"},
+	} {
+		if string(c.o.Head) != c.want || string(c.sink) != c.want {
+			t.Errorf("%s: head %q, sink %q, want %q", c.name, c.o.Head, c.sink, c.want)
+		}
+		if c.o.Bytes != int64(len(c.want)) || c.o.SHA256 != sha([]byte(c.want)) {
+			t.Errorf("%s: %d bytes, sha %s: want those of %q", c.name, c.o.Bytes, c.o.SHA256, c.want)
+		}
 	}
 }
 

@@ -23,5 +23,7 @@ func (g *Gateway) VerifyAnchored(ctx context.Context, p gatehouse.Principal, a g
 	if err := requireAdmin(p); err != nil {
 		return nil, err
 	}
-	return gatehouse.VerifyAnchored(ctx, g.store, a)
+	return g.inSnapshot(ctx, func(ctx context.Context, s gatehouse.Store) (*gatehouse.VerifyReport, error) {
+		return gatehouse.VerifyAnchored(ctx, s, a)
+	})
 }

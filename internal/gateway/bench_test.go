@@ -22,7 +22,7 @@ import (
 func BenchmarkRunTrue(b *testing.B) {
 	f := newFixture(b, gateway.Config{})
 	ctx := context.Background()
-	req := gateway.RunRequest{Argv: []string{"/bin/true"}, Cwd: f.dir}
+	req := gatehouse.RunRequest{Argv: []string{"/bin/true"}, Cwd: f.dir}
 	sink := gateway.Sink{Stdout: io.Discard, Stderr: io.Discard}
 	var direct, run []time.Duration
 	for range b.N {
@@ -106,7 +106,7 @@ tripwires:
   denials: {max: 1, window: 1h, effect: halt}
 `)
 	ctx := context.Background()
-	req := gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}
+	req := gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}
 	var took []time.Duration
 	for i := range b.N {
 		_, tok, err := f.gw.AddAgent(ctx, f.admin, fmt.Sprintf("a%d", i))

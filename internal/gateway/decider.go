@@ -16,6 +16,8 @@ import (
 type Verdict struct {
 	Decision gatehouse.Decision
 	Analysis *gatehouse.Analysis
+	// Undo is what the deciding rule says undoes the action.
+	Undo []gatehouse.Undo
 }
 
 // Decider decides whether an action may run.
@@ -112,5 +114,5 @@ func (d *PolicyDecider) Decide(_ context.Context, a *gatehouse.Action) (Verdict,
 // replays and tests.
 func (d *PolicyDecider) DecideWith(p *policy.Policy, a *gatehouse.Action, an *gatehouse.Analysis) Verdict {
 	res := p.Decide(a, an, d.learned, d.now())
-	return Verdict{Decision: res.Decision, Analysis: an}
+	return Verdict{Decision: res.Decision, Analysis: an, Undo: res.Undo}
 }

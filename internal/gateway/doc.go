@@ -1,7 +1,8 @@
 // Package gateway is the application service of Gatehouse: it
 // authenticates principals, turns a run request into an Action, decides it,
 // journals it write-ahead, executes it and journals its end. It speaks only
-// the domain's types and two small interfaces (gatehouse.Store, Executor),
+// the domain's types and small interfaces (gatehouse.Store, Executor, and
+// for the secrets it holds gatehouse.SecretStore and Sealer),
 // so the HTTP API, the CLI's tests and later front ends (MCP, hooks) share
 // one code path for every action.
 //

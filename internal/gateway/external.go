@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -13,55 +14,21 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 )
 
-// ExternalRequest is an action that the agent's own harness carries out
-// once the gateway allows it — a Claude Code tool call seen by a hook. The
-// gateway decides, journals and can refuse it; it does not execute it.
-// Its JSON form is the body of POST /v1/external.
-type ExternalRequest struct {
-	Kind gatehouse.Kind `json:"kind"`
-	// Tool is the harness's name for it ("Bash", "Write", "mcp__s__t").
-	Tool string `json:"tool"`
-	// Command is the exact command for a shell action; for the others a
-	// one-line rendering that policy rules match on ("Write /src/a.go",
-	// "WebFetch https://x", "mcp__github__create_issue").
-	Command string `json:"command"`
-	// Input is the tool's arguments as JSON (at most 64 KiB).
-	Input   json.RawMessage   `json:"input,omitempty"`
-	Session string            `json:"session,omitempty"`
-	Model   string            `json:"model,omitempty"`
-	Intent  string            `json:"intent,omitempty"`
-	System  string            `json:"system,omitempty"`
-	Cwd     string            `json:"cwd,omitempty"`
-	Client  map[string]string `json:"client,omitempty"` // tool_use_id, permission_mode, transcript_path
-}
-
-// ExternalOutcome is what the harness reports once it carried an external
-// action out. Its JSON form is the body of POST /v1/external/complete.
-type ExternalOutcome struct {
-	ID        string `json:"id,omitempty"`          // the action, or:
-	ToolUseID string `json:"tool_use_id,omitempty"` // the harness's id of the call
-	Failed    bool   `json:"failed,omitempty"`
-	// Interrupted: the user or the harness stopped it.
-	Interrupted bool     `json:"interrupted,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	Response    string   `json:"response,omitempty"` // capped at the executor's output cap
-	DurationMS  *float64 `json:"duration_ms,omitempty"`
-}
-
 const maxExternalInput = 64 << 10
 
 // external tracks the running external actions by the harness's call id,
 // so that the harness can report an outcome by it.
 type external struct {
 	mu    sync.Mutex
-	byUse map[string]string // tool_use_id → action id
+	byUse map[string]string    // tool_use_id → action id
+	recs  map[string]Recording // action id → its workspace recording, until Complete
 }
 
 // Request decides an external action, waits for review if its decision
 // says so, and journals it as started when it is allowed: the caller may
 // then carry it out. A refused or denied action is returned with status
 // denied. Errors as Run's.
-func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req ExternalRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req gatehouse.ExternalRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents request actions: use a token from `gatehouse agent add`")
 	}
@@ -149,24 +116,55 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
-	g.hs.mu.RLock()
-	defer g.hs.mu.RUnlock()
+	rec, unrecorded := g.recordBefore(ctx, a) // the state before the harness carries it out
 	defer passed()
-	var last gatehouse.Event
-	var err error
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
-	} else {
-		last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	}
-	if err != nil {
-		return nil, err
-	}
-	linked, err := g.store.Append(ctx, append(before, last)...)
-	if err != nil {
-		return nil, unavailable(err)
+	var linked []gatehouse.Event
+	for {
+		g.hs.mu.RLock()
+		var last gatehouse.Event
+		var err error
+		ends := true // last finishes the action: no fence needed
+		if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		} else if unrecorded != nil {
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *unrecorded)
+		} else {
+			ends = false
+			last, err = gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
+		}
+		if err != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			return nil, err
+		}
+		if ends {
+			linked, err = g.store.Append(ctx, append(before, last)...)
+		} else {
+			linked, err = g.appendStart(ctx, append(before, last)...)
+		}
+		g.hs.mu.RUnlock()
+		if errors.Is(err, gatehouse.ErrFenced) {
+			if err := g.catchUpFor(ctx); err != nil {
+				abortRecording(rec)
+				return nil, unavailable(err)
+			}
+			continue // a halt this replica had not applied: decide again
+		}
+		if err != nil {
+			abortRecording(rec)
+			if !ends && errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+				g.keepEnd(a.ID, "interrupted: the journal's answer to its start was lost")
+			}
+			return nil, unavailable(err)
+		}
+		break
 	}
 	out, err := project(base, linked)
+	if err != nil || out.Status != gatehouse.StatusRunning {
+		abortRecording(rec)
+	} else {
+		g.keepRecording(out.ID, rec)
+	}
 	if err == nil && out.Status == gatehouse.StatusRunning {
 		if id := out.Client["tool_use_id"]; id != "" {
 			g.ext.mu.Lock()
@@ -180,7 +178,7 @@ func (g *Gateway) startExternal(ctx context.Context, a *gatehouse.Action, passed
 // Complete journals the outcome of an external action that p's harness
 // carried out. ENOTFOUND for an unknown action (or another agent's);
 // ECONFLICT if it is not running.
-func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out ExternalOutcome) (*gatehouse.Action, error) {
+func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out gatehouse.ExternalOutcome) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents report outcomes")
 	}
@@ -190,6 +188,18 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out Exter
 		id = g.ext.byUse[p.Name+"\x00"+out.ToolUseID]
 		delete(g.ext.byUse, p.Name+"\x00"+out.ToolUseID)
 		g.ext.mu.Unlock()
+	}
+	if id == "" && out.ToolUseID != "" && g.rep != nil {
+		// Started through another replica: find it in the journal.
+		open, err := g.store.Running(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range open {
+			if a.Agent == p.Name && a.External && a.Status == gatehouse.StatusRunning && a.Client["tool_use_id"] == out.ToolUseID {
+				id = a.ID
+			}
+		}
 	}
 	if id == "" {
 		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no running action for tool_use_id %q", out.ToolUseID)
@@ -213,10 +223,11 @@ func (g *Gateway) Complete(ctx context.Context, p gatehouse.Principal, out Exter
 		d := float64(g.now().Sub(*a.StartedAt).Microseconds()) / 1000
 		fin.DurationMS = &d
 	}
+	fin.Effects = endRecording(context.WithoutCancel(ctx), g.takeRecording(a.ID))
 	return g.finish(context.WithoutCancel(ctx), a, fin)
 }
 
-func validateExternal(req *ExternalRequest) error {
+func validateExternal(req *gatehouse.ExternalRequest) error {
 	inv := func(f string, a ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, a...) }
 	switch {
 	case !req.Kind.Valid():
@@ -245,26 +256,9 @@ func validateExternal(req *ExternalRequest) error {
 	return nil
 }
 
-// SessionEventRequest is what a harness says about its session; the body
-// of POST /v1/session-events.
-type SessionEventRequest struct {
-	Session string            `json:"session"`
-	Event   string            `json:"event"`
-	Prompt  string            `json:"prompt,omitempty"`
-	Cwd     string            `json:"cwd,omitempty"`
-	Client  map[string]string `json:"client,omitempty"`
-}
-
-// Standing is whether a halt covers an agent (and its session) now.
-type Standing struct {
-	Halted bool            `json:"halted"`
-	Halt   *gatehouse.Halt `json:"halt,omitempty"`
-	Reason string          `json:"reason,omitempty"` // the one line to tell the agent
-}
-
 // SessionEvent journals what p's harness says about a session and tells
 // it whether a halt covers it, so the harness can end the session.
-func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req SessionEventRequest) (*Standing, error) {
+func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req gatehouse.SessionEventRequest) (*gatehouse.Standing, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents report session events")
 	}
@@ -278,8 +272,11 @@ func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req S
 	case len(req.Client) > 16:
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "too many client fields")
 	}
+	if err := validateReach(req.Reach); err != nil { // credentials.go
+		return nil, err
+	}
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventSession, req.Session, gatehouse.SessionEvent{
-		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client})
+		Agent: p.Name, Event: req.Event, Prompt: req.Prompt, Cwd: req.Cwd, Client: req.Client, Reach: req.Reach})
 	if err != nil {
 		return nil, err
 	}
@@ -289,14 +286,14 @@ func (g *Gateway) SessionEvent(ctx context.Context, p gatehouse.Principal, req S
 	return g.Standing(ctx, p, req.Session)
 }
 
-// Standing tells agent p whether a halt covers it (in session) now.
-func (g *Gateway) Standing(ctx context.Context, p gatehouse.Principal, session string) (*Standing, error) {
+// gatehouse.Standing tells agent p whether a halt covers it (in session) now.
+func (g *Gateway) Standing(ctx context.Context, p gatehouse.Principal, session string) (*gatehouse.Standing, error) {
 	g.hs.mu.RLock()
 	defer g.hs.mu.RUnlock()
 	h := g.blockingLocked(p.Name, session, g.now())
 	if h == nil || h.Mode != gatehouse.ModeHalt {
-		return &Standing{}, nil
+		return &gatehouse.Standing{}, nil
 	}
 	c := *h
-	return &Standing{Halted: true, Halt: &c, Reason: c.Refusal()}, nil
+	return &gatehouse.Standing{Halted: true, Halt: &c, Reason: c.Refusal()}, nil
 }

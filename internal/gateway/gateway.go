@@ -59,6 +59,10 @@ type Gateway struct {
 	notifier  notify.Notifier
 	pf        *PolicyFile
 	rv        reviews
+	creds     Credentials
+	feed      *Feed
+	ws        Workspaces
+	rb        sync.Mutex // one rollback at a time
 
 	mu       sync.Mutex
 	closing  bool
@@ -69,6 +73,9 @@ type Gateway struct {
 	ext      external
 	tw       *tripwire.Monitor
 	inflight sync.WaitGroup
+
+	replica string    // this replica's id; "" when the journal is not shared
+	rep     *replicas // nil when the journal is not shared
 }
 
 // Options are the gateway's collaborators beyond the store and executor.
@@ -90,6 +97,21 @@ type Options struct {
 	Tripwires *tripwire.Monitor
 	// AdminToken is the admin token; only its hash is kept.
 	AdminToken string
+	// Credentials are the secrets the gateway holds and grants
+	// (credentials.go); zero: none.
+	Credentials Credentials
+	// Feed receives the events of every successful Append (NewFeed with
+	// the default buffer if nil); see Subscribe.
+	Feed *Feed
+	// Shared is set when the store is shared with other replicas (the same
+	// store, as opened for this replica): see replica.go.
+	Shared Shared
+	// ReplicaGrace is how long a replica's claim must have been free
+	// before the others take over its actions (DefaultReplicaGrace).
+	ReplicaGrace time.Duration
+	// Workspaces records what actions change in the agents' workspaces;
+	// nil: nothing is recorded, and nothing can be rolled back.
+	Workspaces Workspaces
 }
 
 // New returns a gateway over store and exec.
@@ -106,20 +128,31 @@ func New(store gatehouse.Store, exec Executor, cfg Config, opts Options) *Gatewa
 	if opts.Notifier == nil {
 		opts.Notifier = notify.Discard
 	}
+	if opts.Feed == nil {
+		opts.Feed = NewFeed(DefaultFeedBuffer)
+	}
+	store = publishing{Store: store, feed: opts.Feed}
 	allow := map[string]bool{}
 	for _, n := range cfg.EnvAllow {
 		allow[n] = true
 	}
-	return &Gateway{
+	g := &Gateway{
 		store: store, exec: exec, decider: opts.Decider, cfg: cfg,
 		adminHash: HashToken(opts.AdminToken), now: opts.Now, log: opts.Logger,
 		allow: allow, running: map[uint64]context.CancelCauseFunc{},
-		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires,
+		learned: opts.Learned, notifier: opts.Notifier, pf: opts.Policy, tw: opts.Tripwires, creds: opts.Credentials,
+		feed: opts.Feed,
 		rv:   reviews{waiters: map[string]*waiter{}},
 		runs: map[string]runEntry{},
-		ext:  external{byUse: map[string]string{}},
-		hs:   halts{active: map[string]*gatehouse.Halt{}, timers: map[string]*time.Timer{}},
+		ext:  external{byUse: map[string]string{}, recs: map[string]Recording{}},
+		ws:   opts.Workspaces,
+		hs:   halts{active: map[string]*gatehouse.Halt{}, known: map[string]bool{}, timers: map[string]*time.Timer{}},
 	}
+	if opts.Shared != nil {
+		g.rep = newReplicas(opts.Shared, opts.ReplicaGrace)
+		g.replica = opts.Shared.Replica()
+	}
+	return g
 }
 
 // HashToken returns the hex SHA-256 of a token: what the journal stores.
@@ -193,6 +226,10 @@ func (g *Gateway) AddAgent(ctx context.Context, p gatehouse.Principal, name stri
 // AddIdentity registers an agent or a reviewer (role) and returns it with
 // its token.
 func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role) (*gatehouse.Agent, string, error) {
+	return g.addIdentity(ctx, p, name, role, nil)
+}
+
+func (g *Gateway) addIdentity(ctx context.Context, p gatehouse.Principal, name string, role gatehouse.Role, workspaces []string) (*gatehouse.Agent, string, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, "", err
 	}
@@ -209,7 +246,7 @@ func (g *Gateway) AddIdentity(ctx context.Context, p gatehouse.Principal, name s
 	}
 	token := NewToken(prefix)
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventAgentAdded, name,
-		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name})
+		gatehouse.AgentAdded{Role: role, TokenHash: HashToken(token), By: p.Name, Workspaces: workspaces})
 	if err != nil {
 		return nil, "", err
 	}
@@ -274,12 +311,72 @@ func (g *Gateway) Action(ctx context.Context, p gatehouse.Principal, id string) 
 	return g.store.Action(ctx, id)
 }
 
-// Verify checks the journal and its projection (see gatehouse.Verify).
+// ActionEvents returns the journal's events of one action, by Seq: what
+// its projection was made from, for its decision trail. It reads the
+// journal from the action's first event to its last. ENOTFOUND for an
+// unknown action.
+func (g *Gateway) ActionEvents(ctx context.Context, p gatehouse.Principal, id string) ([]gatehouse.Event, error) {
+	a, err := g.Action(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Seq) == 0 {
+		return nil, nil
+	}
+	last := a.Seq[len(a.Seq)-1]
+	var out []gatehouse.Event
+	errDone := errors.New("done")
+	err = g.store.Events(ctx, a.Seq[0]-1, func(e gatehouse.Event) error {
+		if e.Seq > last {
+			return errDone
+		}
+		if e.Subject == id && e.Type.IsAction() {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDone) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// snapshotter is a store that can be read as of one moment (a shared
+// store, which other replicas write while it is verified).
+type snapshotter interface {
+	Snapshot(ctx context.Context, fn func(gatehouse.Store) error) error
+}
+
+// Verify checks the journal and its projection (see gatehouse.Verify),
+// in one snapshot where the store offers one.
 func (g *Gateway) Verify(ctx context.Context, p gatehouse.Principal) (*gatehouse.VerifyReport, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
 	}
-	return gatehouse.Verify(ctx, g.store)
+	return g.inSnapshot(ctx, gatehouse.Verify)
+}
+
+// inSnapshot runs verify on the store, in one snapshot where the store
+// under the gateway's wrappers (publishing, an exporter's) offers one.
+func (g *Gateway) inSnapshot(ctx context.Context, verify func(context.Context, gatehouse.Store) (*gatehouse.VerifyReport, error)) (*gatehouse.VerifyReport, error) {
+	base := g.store
+	for {
+		w, ok := base.(interface{ Unwrap() gatehouse.Store })
+		if !ok {
+			break
+		}
+		base = w.Unwrap()
+	}
+	if s, ok := base.(snapshotter); ok {
+		var rep *gatehouse.VerifyReport
+		err := s.Snapshot(ctx, func(snap gatehouse.Store) error {
+			var err error
+			rep, err = verify(ctx, snap)
+			return err
+		})
+		return rep, err
+	}
+	return verify(ctx, g.store)
 }
 
 // errShuttingDown is returned to runs that arrive while the gateway stops.
@@ -303,8 +400,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	g.stopReplica()
+	if g.rep != nil {
+		g.flushOutbox(ctx)
+	}
 	// Pending reviews stay pending in the journal; the next start rearms
-	// their timers.
+	// their timers (or, with replicas, another replica takes them over).
 	g.rv.mu.Lock()
 	for id := range g.rv.waiters {
 		g.unwatch(id)
@@ -316,7 +417,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		delete(g.hs.timers, id)
 	}
 	g.hs.mu.Unlock()
-	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n})
+	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStopped, "", gatehouse.DaemonStopped{Interrupted: n, Replica: g.replica})
 	if err != nil {
 		return err
 	}

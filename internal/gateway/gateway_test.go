@@ -64,23 +64,33 @@ func TestRunValidation(t *testing.T) {
 	long := strings.Repeat("x", 5000)
 	tests := []struct {
 		name string
-		req  gateway.RunRequest
+		req  gatehouse.RunRequest
 		want string // substring of the message
 	}{
-		{"empty argv", gateway.RunRequest{Cwd: f.dir}, "empty command"},
-		{"empty program", gateway.RunRequest{Argv: []string{""}, Cwd: f.dir}, "empty command"},
-		{"blank shell", gateway.RunRequest{Shell: true, Command: "  ", Cwd: f.dir}, "empty command"},
-		{"shell with argv", gateway.RunRequest{Shell: true, Command: "ls", Argv: []string{"ls"}, Cwd: f.dir}, "not argv"},
-		{"command without shell", gateway.RunRequest{Command: "ls", Cwd: f.dir}, "only for shell"},
-		{"no cwd", gateway.RunRequest{Argv: []string{"true"}}, "cwd is required"},
-		{"relative cwd", gateway.RunRequest{Argv: []string{"true"}, Cwd: "rel"}, "not an absolute path"},
-		{"missing cwd", gateway.RunRequest{Argv: []string{"true"}, Cwd: "/nonexistent/x"}, "not a directory"},
-		{"NUL", gateway.RunRequest{Argv: []string{"echo", "a\x00b"}, Cwd: f.dir}, "NUL byte"},
-		{"env not allowed", gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Env: map[string]string{"LD_PRELOAD": "x"}}, "may not be set"},
-		{"env bad name", gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Env: map[string]string{"A-B": "x"}}, "invalid environment variable name"},
-		{"claim too long", gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Intent: long}, "intent is over"},
-		{"negative timeout", gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir, TimeoutMS: -1}, "negative timeout"},
-		{"timeout over max", gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir, TimeoutMS: 120000}, "over the gateway's maximum"},
+		{"empty argv", gatehouse.RunRequest{Cwd: f.dir}, "empty command"},
+		{"empty program", gatehouse.RunRequest{Argv: []string{""}, Cwd: f.dir}, "empty command"},
+		{"blank shell", gatehouse.RunRequest{Shell: true, Command: "  ", Cwd: f.dir}, "empty command"},
+		{"shell with argv", gatehouse.RunRequest{Shell: true, Command: "ls", Argv: []string{"ls"}, Cwd: f.dir}, "not argv"},
+		{"command without shell", gatehouse.RunRequest{Command: "ls", Cwd: f.dir}, "only for shell"},
+		{"no cwd", gatehouse.RunRequest{Argv: []string{"true"}}, "cwd is required"},
+		{"relative cwd", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: "rel"}, "not an absolute path"},
+		{"missing cwd", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: "/nonexistent/x"}, "not a directory"},
+		{"NUL", gatehouse.RunRequest{Argv: []string{"echo", "a\x00b"}, Cwd: f.dir}, "NUL byte"},
+		{"env not allowed", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Env: map[string]string{"LD_PRELOAD": "x"}}, "may not be set"},
+		{"env bad name", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Env: map[string]string{"A-B": "x"}}, "invalid environment variable name"},
+		{"claim too long", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, Intent: long}, "intent is over"},
+		{"negative timeout", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, TimeoutMS: -1}, "negative timeout"},
+		{"timeout over max", gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir, TimeoutMS: 120000}, "over the gateway's maximum"},
+		{"args without shell", gatehouse.RunRequest{Argv: []string{"true"}, Args: []string{"x"}, Cwd: f.dir}, "only for shell requests"},
+		{"shell options without shell", gatehouse.RunRequest{Argv: []string{"true"}, ShellOptions: []string{"-e"}, Cwd: f.dir}, "only for shell requests"},
+		{"shell option -c", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-c"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option -i", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-ei"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option long", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"--login"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option bare dash", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-"}, Cwd: f.dir}, "invalid shell option"},
+		{"shell option -o without name", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-o"}, Cwd: f.dir}, "needs an option name"},
+		{"shell option -euo bad name", gatehouse.RunRequest{Shell: true, Command: "ls", ShellOptions: []string{"-euo", "Pipe Fail"}, Cwd: f.dir}, "needs an option name"},
+		{"NUL in args", gatehouse.RunRequest{Shell: true, Command: "echo $1", Args: []string{"sh", "a\x00b"}, Cwd: f.dir}, "NUL byte"},
+		{"args too long", gatehouse.RunRequest{Shell: true, Command: "echo", Args: []string{strings.Repeat("y", 300<<10)}, Cwd: f.dir}, "over"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +115,7 @@ func TestRunOutcomes(t *testing.T) {
 	code := func(n int) *int { return &n }
 	tests := []struct {
 		name    string
-		req     gateway.RunRequest
+		req     gatehouse.RunRequest
 		status  gatehouse.Status
 		exit    *int
 		signal  string
@@ -113,12 +123,14 @@ func TestRunOutcomes(t *testing.T) {
 		stdout  string // what is kept: the first OutputCap bytes
 		bytes   int64
 	}{
-		{"success", gateway.RunRequest{Argv: []string{"echo", "hello"}}, gatehouse.StatusSucceeded, code(0), "", "", "hello\n", 6},
-		{"exit code", gateway.RunRequest{Argv: []string{"sh", "-c", "exit 7"}}, gatehouse.StatusFailed, code(7), "", "", "", 0},
-		{"not found", gateway.RunRequest{Argv: []string{"no-such-program-xyz"}}, gatehouse.StatusFailed, code(127), "", "command not found", "", 0},
-		{"signal", gateway.RunRequest{Shell: true, Command: "kill -KILL $$"}, gatehouse.StatusFailed, nil, "SIGKILL", "", "", 0},
-		{"timeout", gateway.RunRequest{Argv: []string{"sleep", "10"}, TimeoutMS: 100}, gatehouse.StatusFailed, nil, "SIGTERM", "timed out", "", 0},
-		{"output cap", gateway.RunRequest{Shell: true, Command: "printf 0123456789abcdef"}, gatehouse.StatusSucceeded, code(0), "", "", "01234567", 16},
+		{"success", gatehouse.RunRequest{Argv: []string{"echo", "hello"}}, gatehouse.StatusSucceeded, code(0), "", "", "hello\n", 6},
+		{"exit code", gatehouse.RunRequest{Argv: []string{"sh", "-c", "exit 7"}}, gatehouse.StatusFailed, code(7), "", "", "", 0},
+		{"not found", gatehouse.RunRequest{Argv: []string{"no-such-program-xyz"}}, gatehouse.StatusFailed, code(127), "", "command not found", "", 0},
+		{"signal", gatehouse.RunRequest{Shell: true, Command: "kill -KILL $$"}, gatehouse.StatusFailed, nil, "SIGKILL", "", "", 0},
+		{"timeout", gatehouse.RunRequest{Argv: []string{"sleep", "10"}, TimeoutMS: 100}, gatehouse.StatusFailed, nil, "SIGTERM", "timed out", "", 0},
+		{"output cap", gatehouse.RunRequest{Shell: true, Command: "printf 0123456789abcdef"}, gatehouse.StatusSucceeded, code(0), "", "", "01234567", 16},
+		{"shell positional args", gatehouse.RunRequest{Shell: true, Command: `printf "%s|" "$0" "$@"`, Args: []string{"me", "a b", "c"}}, gatehouse.StatusSucceeded, code(0), "", "", "me|a b|c", 9},
+		{"shell options", gatehouse.RunRequest{Shell: true, Command: "false; echo not", ShellOptions: []string{"-eu", "-o", "noglob"}}, gatehouse.StatusFailed, code(1), "", "", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +186,7 @@ func TestRunFailsClosed(t *testing.T) {
 	f := newFixture(t, gateway.Config{})
 	marker := filepath.Join(f.dir, "ran")
 	f.store.Close()
-	_, err := f.gw.Run(context.Background(), f.agent, gateway.RunRequest{Argv: []string{"touch", marker}, Cwd: f.dir}, gateway.Sink{})
+	_, err := f.gw.Run(context.Background(), f.agent, gatehouse.RunRequest{Argv: []string{"touch", marker}, Cwd: f.dir}, gateway.Sink{})
 	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
 		t.Fatalf("err = %v, want EUNAVAILABLE", err)
 	}
@@ -186,7 +198,7 @@ func TestRunFailsClosed(t *testing.T) {
 func TestAuthorization(t *testing.T) {
 	f := newFixture(t, gateway.Config{})
 	ctx := context.Background()
-	if _, err := f.gw.Run(ctx, f.admin, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{}); gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {
+	if _, err := f.gw.Run(ctx, f.admin, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{}); gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {
 		t.Errorf("admin run: %v, want EFORBIDDEN", err)
 	}
 	if _, err := f.gw.Actions(ctx, f.agent, gatehouse.ActionFilter{}); gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {

@@ -2,7 +2,8 @@ package gateway
 
 import (
 	"context"
-
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,6 +31,7 @@ type runEntry struct {
 type halts struct {
 	mu     sync.RWMutex
 	active map[string]*gatehouse.Halt
+	known  map[string]bool // every halt id seen: a followed issue is applied once
 	timers map[string]*time.Timer
 	held   []*heldRun // FIFO
 }
@@ -92,8 +94,9 @@ func (g *Gateway) gate(ctx context.Context, agent, session string) (*gatehouse.H
 		}
 		hr := &heldRun{agent: agent, session: session, release: make(chan struct{}), passed: make(chan struct{})}
 		g.hs.held = append(g.hs.held, hr)
+		pause := h.ID
 		g.hs.mu.Unlock()
-		g.log.Info("action held by a pause", "agent", agent, "session", session, "pause", h.ID)
+		g.log.Info("action held by a pause", "agent", agent, "session", session, "pause", pause)
 		select {
 		case <-hr.release:
 		case <-ctx.Done():
@@ -138,22 +141,13 @@ func (g *Gateway) refuseHalted(ctx context.Context, a *gatehouse.Action, h *gate
 	return g.finishWithout(ctx, a.ID, gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()}, requested, decided)
 }
 
-// HaltRequest asks for a halt or a pause.
-type HaltRequest struct {
-	Mode   gatehouse.HaltMode `json:"mode"` // halt (default) or pause
-	Scope  gatehouse.Scope    `json:"scope"`
-	Reason string             `json:"reason"`
-	NoKill bool               `json:"no_kill,omitempty"` // halt: refuse new actions but let running ones finish
-	For    string             `json:"for,omitempty"`     // a duration after which it lifts by itself
-}
-
 // Halt puts a halt or a pause in force. A halt refuses every new action in
 // its scope at once, kills the running ones (SIGTERM to their process
 // groups, SIGKILL after the grace; they end interrupted, naming the halt)
 // unless NoKill, and cancels the pending approvals in its scope. A pause
 // holds new actions until it is lifted. Both are journaled and persist
 // across restarts until resumed or until For runs out.
-func (g *Gateway) Halt(ctx context.Context, p gatehouse.Principal, req HaltRequest) (*gatehouse.Halt, error) {
+func (g *Gateway) Halt(ctx context.Context, p gatehouse.Principal, req gatehouse.HaltRequest) (*gatehouse.Halt, error) {
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not halt: it needs a reviewer or the admin token", p.Role, p.Name)
 	}
@@ -192,79 +186,159 @@ func (g *Gateway) Halt(ctx context.Context, p gatehouse.Principal, req HaltReque
 		Kill: req.Mode == gatehouse.ModeHalt && !req.NoKill, ExpiresAt: expires})
 }
 
-// issue journals and enforces a halt or pause.
+// issue journals and enforces a halt or pause. A tripwire's halt is not
+// issued twice: if one of the same tripwire and scope is in force
+// (another replica may have crossed the same threshold from the same
+// counts), that one is returned.
 func (g *Gateway) issue(ctx context.Context, hi gatehouse.HaltIssued) (*gatehouse.Halt, error) {
 	id := "h-" + strings.ToLower(ulid.Make().String())
-	g.hs.mu.Lock()
-	var kill []runEntry
-	if hi.Mode == gatehouse.ModeHalt {
-		g.mu.Lock()
-		for aid, r := range g.runs {
-			if hi.Scope.Covers(r.agent, r.session) {
-				if hi.Kill {
-					hi.Killed = append(hi.Killed, aid)
-					kill = append(kill, r)
-				}
+	hi.Replica = g.replica
+	for {
+		g.hs.mu.Lock()
+		if hi.Tripwire != "" {
+			if h := g.tripwireHaltLocked(hi); h != nil {
+				g.hs.mu.Unlock()
+				return h, nil
 			}
 		}
-		g.mu.Unlock()
-		slices.Sort(hi.Killed)
-		g.rv.mu.Lock()
-		for aid := range g.rv.waiters {
-			if a, err := g.store.Action(ctx, aid); err == nil && hi.Scope.Covers(a.Agent, a.Session) {
-				hi.Cancelled = append(hi.Cancelled, aid)
-			}
+		var kill []runEntry
+		hi.Killed, hi.Cancelled = nil, nil
+		if hi.Mode == gatehouse.ModeHalt {
+			kill, hi.Killed, hi.Cancelled = g.coveredLocked(ctx, hi.Scope, hi.Kill)
 		}
-		g.rv.mu.Unlock()
-		slices.Sort(hi.Cancelled)
-	}
-	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventHaltIssued, id, hi)
-	if err != nil {
+		ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventHaltIssued, id, hi)
+		if err != nil {
+			g.hs.mu.Unlock()
+			return nil, err
+		}
+		var linked []gatehouse.Event
+		if hi.Tripwire != "" {
+			linked, err = g.appendFenced(context.WithoutCancel(ctx), []gatehouse.EventType{gatehouse.EventHaltIssued}, ev)
+		} else {
+			linked, err = g.store.Append(context.WithoutCancel(ctx), ev)
+		}
+		if errors.Is(err, gatehouse.ErrFenced) {
+			g.hs.mu.Unlock()
+			if err := g.catchUpFor(ctx); err != nil {
+				return nil, unavailable(err)
+			}
+			continue // another replica halted meanwhile: perhaps this one too
+		}
+		if err != nil {
+			g.hs.mu.Unlock()
+			return nil, unavailable(err)
+		}
+		h := &gatehouse.Halt{}
+		if err := h.Apply(linked[0]); err != nil {
+			g.hs.mu.Unlock()
+			return nil, err
+		}
+		g.hs.active[h.ID] = h
+		g.hs.known[h.ID] = true
+		g.armExpiry(h)
+		hc := *h // a copy: lift changes the one in force under the lock
+		h = &hc
 		g.hs.mu.Unlock()
-		return nil, err
-	}
-	linked, err := g.store.Append(context.WithoutCancel(ctx), ev)
-	if err != nil {
-		g.hs.mu.Unlock()
-		return nil, unavailable(err)
-	}
-	h := &gatehouse.Halt{}
-	if err := h.Apply(linked[0]); err != nil {
-		g.hs.mu.Unlock()
-		return nil, err
-	}
-	g.hs.active[h.ID] = h
-	g.armExpiry(h)
-	hc := *h // a copy: lift changes the one in force under the lock
-	h = &hc
-	g.hs.mu.Unlock()
 
-	// In force. Now stop what it covers.
+		g.stopCovered(ctx, h, kill, h.Cancelled)
+		g.log.Warn(string(h.Mode)+" in force", "halt", h.ID, "scope", h.Scope.String(), "by", h.By, "reason", h.Reason,
+			"killed", len(h.Killed), "cancelled", len(h.Cancelled))
+		g.notifier.Notify(notify.Message{Kind: notify.KindHalt, Time: h.IssuedAt,
+			Text: fmt.Sprintf("%s of %s by %s: %s (%d running actions killed, %d approvals cancelled); lift it with: gatehouse resume %s",
+				h.Mode, h.Scope.String(), h.By, h.Reason, len(h.Killed), len(h.Cancelled), scopeFlag(h.Scope))})
+		return h, nil
+	}
+}
+
+// tripwireHaltLocked returns a copy of the halt in force that the
+// tripwire of hi already issued for hi's scope, or nil. Callers hold
+// hs.mu.
+func (g *Gateway) tripwireHaltLocked(hi gatehouse.HaltIssued) *gatehouse.Halt {
+	now := g.now()
+	for _, h := range g.hs.active {
+		if h.Tripwire == hi.Tripwire && h.Scope == hi.Scope && h.Mode == hi.Mode && h.InForce(now) {
+			c := *h
+			return &c
+		}
+	}
+	return nil
+}
+
+// coveredLocked returns the runs a halt of scope kills (if kill), their
+// ids, and the pending approvals it cancels, sorted. Callers hold hs.mu
+// for writing.
+func (g *Gateway) coveredLocked(ctx context.Context, scope gatehouse.Scope, kill bool) (runs []runEntry, killed, cancelled []string) {
+	g.mu.Lock()
+	for aid, r := range g.runs {
+		if kill && scope.Covers(r.agent, r.session) {
+			killed = append(killed, aid)
+			runs = append(runs, r)
+		}
+	}
+	g.mu.Unlock()
+	slices.Sort(killed)
+	g.rv.mu.Lock()
+	for aid := range g.rv.waiters {
+		if a, err := g.store.Action(ctx, aid); err == nil && scope.Covers(a.Agent, a.Session) {
+			cancelled = append(cancelled, aid)
+		}
+	}
+	g.rv.mu.Unlock()
+	slices.Sort(cancelled)
+	return runs, killed, cancelled
+}
+
+// stopCovered kills the runs and cancels the pending approvals of a halt
+// that is in force.
+func (g *Gateway) stopCovered(ctx context.Context, h *gatehouse.Halt, kill []runEntry, cancelled []string) {
 	cause := haltCause{h}
 	for _, r := range kill {
 		r.cancel(cause)
 	}
-	if len(h.Cancelled) > 0 {
-		func() {
-			g.rv.mu.Lock()
-			defer g.rv.mu.Unlock()
-			for _, aid := range h.Cancelled {
-				w := g.rv.waiters[aid]
-				a, err := g.store.Action(ctx, aid)
-				if w == nil || err != nil || a.Status != gatehouse.StatusPending {
-					continue
-				}
-				g.closePending(context.WithoutCancel(ctx), w, a, gatehouse.ActionFinished{
-					Status: gatehouse.StatusInterrupted, Error: "cancelled: " + cause.Error()})
-			}
-		}()
+	if len(cancelled) == 0 {
+		return
 	}
-	g.log.Warn(string(h.Mode)+" in force", "halt", h.ID, "scope", h.Scope.String(), "by", h.By, "reason", h.Reason,
-		"killed", len(h.Killed), "cancelled", len(h.Cancelled))
-	g.notifier.Notify(notify.Message{Kind: notify.KindHalt, Time: h.IssuedAt,
-		Text: fmt.Sprintf("%s of %s by %s: %s (%d running actions killed, %d approvals cancelled); lift it with: gatehouse resume %s",
-			h.Mode, h.Scope.String(), h.By, h.Reason, len(h.Killed), len(h.Cancelled), scopeFlag(h.Scope))})
-	return h, nil
+	g.rv.mu.Lock()
+	defer g.rv.mu.Unlock()
+	for _, aid := range cancelled {
+		w := g.rv.waiters[aid]
+		a, err := g.store.Action(ctx, aid)
+		if w == nil || err != nil || a.Status != gatehouse.StatusPending {
+			continue
+		}
+		g.closePending(context.WithoutCancel(ctx), w, a, gatehouse.ActionFinished{
+			Status: gatehouse.StatusInterrupted, Error: "cancelled: " + cause.Error()})
+	}
+}
+
+// enforceFollowed puts in force a halt another replica journaled: from
+// now on it refuses or holds new actions here, and a halt kills the runs
+// and cancels the pending approvals of this replica that it covers (each
+// end journaled here, naming the halt).
+func (g *Gateway) enforceFollowed(ctx context.Context, e gatehouse.Event) {
+	h := &gatehouse.Halt{}
+	if err := h.Apply(e); err != nil {
+		g.log.Error("a halt in the journal cannot be read", "seq", e.Seq, "err", err)
+		return
+	}
+	g.hs.mu.Lock()
+	if g.hs.known[h.ID] {
+		g.hs.mu.Unlock()
+		return
+	}
+	g.hs.known[h.ID] = true
+	var kill []runEntry
+	var killed, cancelled []string
+	if h.Mode == gatehouse.ModeHalt {
+		kill, killed, cancelled = g.coveredLocked(ctx, h.Scope, h.Kill)
+	}
+	g.hs.active[h.ID] = h
+	g.armExpiry(h)
+	hc := *h
+	g.hs.mu.Unlock()
+	g.stopCovered(ctx, &hc, kill, cancelled)
+	g.log.Warn(string(h.Mode)+" from another replica in force", "halt", h.ID, "replica", h.Replica, "scope", h.Scope.String(),
+		"by", h.By, "reason", h.Reason, "killed here", len(killed), "cancelled here", len(cancelled))
 }
 
 func scopeFlag(s gatehouse.Scope) string {
@@ -320,48 +394,99 @@ func (g *Gateway) Resume(ctx context.Context, p gatehouse.Principal, scope gateh
 }
 
 // lift journals the end of the halts ids and releases what they held.
+// With replicas the lift is fenced, so that a halt whose expiry fires on
+// every replica is lifted once.
 func (g *Gateway) lift(ctx context.Context, ids []string, by string) ([]*gatehouse.Halt, error) {
-	g.hs.mu.Lock()
-	var evs []gatehouse.Event
-	for _, id := range ids {
-		if g.hs.active[id] == nil {
-			continue
+	for {
+		g.hs.mu.Lock()
+		var evs []gatehouse.Event
+		for _, id := range ids {
+			if g.hs.active[id] == nil {
+				continue
+			}
+			ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventHaltLifted, id, gatehouse.HaltLifted{By: by})
+			if err != nil {
+				g.hs.mu.Unlock()
+				return nil, err
+			}
+			evs = append(evs, ev)
 		}
-		ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventHaltLifted, id, gatehouse.HaltLifted{By: by})
+		if len(evs) == 0 {
+			g.hs.mu.Unlock()
+			return nil, nil
+		}
+		linked, err := g.appendFenced(context.WithoutCancel(ctx), []gatehouse.EventType{gatehouse.EventHaltLifted}, evs...)
+		if errors.Is(err, gatehouse.ErrFenced) {
+			g.hs.mu.Unlock()
+			if err := g.catchUpFor(ctx); err != nil {
+				return nil, unavailable(err)
+			}
+			continue // another replica lifted something meanwhile
+		}
 		if err != nil {
 			g.hs.mu.Unlock()
-			return nil, err
+			return nil, unavailable(err)
 		}
-		evs = append(evs, ev)
-	}
-	if len(evs) == 0 {
+		var lifted []*gatehouse.Halt
+		for _, e := range linked {
+			h, err := g.liftLocked(e)
+			if err != nil {
+				g.hs.mu.Unlock()
+				return nil, err
+			}
+			lifted = append(lifted, h)
+		}
+		release := g.releasableLocked()
 		g.hs.mu.Unlock()
-		return nil, nil
+		g.releaseHeld(release)
+		return lifted, nil
 	}
-	linked, err := g.store.Append(context.WithoutCancel(ctx), evs...)
-	if err != nil {
+}
+
+// liftLocked applies a halt.lifted event to the halt in force. Callers
+// hold hs.mu.
+func (g *Gateway) liftLocked(e gatehouse.Event) (*gatehouse.Halt, error) {
+	// A copy: a halt in force is never changed in place, so that one read
+	// under the lock can be used after it.
+	h := new(gatehouse.Halt)
+	*h = *g.hs.active[e.Subject]
+	if err := h.Apply(e); err != nil {
+		return nil, err
+	}
+	delete(g.hs.active, h.ID)
+	if t := g.hs.timers[h.ID]; t != nil {
+		t.Stop()
+		delete(g.hs.timers, h.ID)
+	}
+	var p gatehouse.HaltLifted
+	_ = json.Unmarshal(e.Data, &p)
+	g.log.Info(string(h.Mode)+" lifted", "halt", h.ID, "scope", h.Scope.String(), "by", p.By)
+	if g.tw != nil {
+		g.tw.Reset(h.Scope.Agent, h.Scope.Session)
+	}
+	return h, nil
+}
+
+// liftFollowed applies a lift another replica journaled.
+func (g *Gateway) liftFollowed(e gatehouse.Event) {
+	g.hs.mu.Lock()
+	if g.hs.active[e.Subject] == nil {
 		g.hs.mu.Unlock()
-		return nil, unavailable(err)
+		return
 	}
-	var lifted []*gatehouse.Halt
-	for _, e := range linked {
-		h := g.hs.active[e.Subject]
-		if err := h.Apply(e); err != nil {
-			g.hs.mu.Unlock()
-			return nil, err
-		}
-		delete(g.hs.active, h.ID)
-		if t := g.hs.timers[h.ID]; t != nil {
-			t.Stop()
-			delete(g.hs.timers, h.ID)
-		}
-		lifted = append(lifted, h)
-		g.log.Info(string(h.Mode)+" lifted", "halt", h.ID, "scope", h.Scope.String(), "by", by)
-		if g.tw != nil {
-			g.tw.Reset(h.Scope.Agent, h.Scope.Session)
-		}
+	if _, err := g.liftLocked(e); err != nil {
+		g.hs.mu.Unlock()
+		g.log.Error("a lift in the journal cannot be applied", "seq", e.Seq, "err", err)
+		return
 	}
-	// Release, in order, the held requests nothing holds any more.
+	release := g.releasableLocked()
+	g.hs.mu.Unlock()
+	go g.releaseHeld(release) // one at a time, each after the one before journaled: not in the follower
+}
+
+// releasableLocked takes from the FIFO the held requests that nothing
+// holds any more. Callers hold hs.mu.
+func (g *Gateway) releasableLocked() []*heldRun {
 	var release []*heldRun
 	now := g.now()
 	g.hs.held = slices.DeleteFunc(g.hs.held, func(hr *heldRun) bool {
@@ -371,7 +496,12 @@ func (g *Gateway) lift(ctx context.Context, ids []string, by string) ([]*gatehou
 		}
 		return false
 	})
-	g.hs.mu.Unlock()
+	return release
+}
+
+// releaseHeld lets held requests go in order, each once the one before it
+// has journaled its request.
+func (g *Gateway) releaseHeld(release []*heldRun) {
 	for _, hr := range release {
 		close(hr.release)
 		select {
@@ -379,7 +509,6 @@ func (g *Gateway) lift(ctx context.Context, ids []string, by string) ([]*gatehou
 		case <-time.After(time.Second): // do not let one stuck request hold the rest
 		}
 	}
-	return lifted, nil
 }
 
 // Halts returns the halts and pauses in force, oldest first.
@@ -401,16 +530,8 @@ func (g *Gateway) Halts(ctx context.Context, p gatehouse.Principal) ([]*gatehous
 	return out, nil
 }
 
-// Status is what `gatehouse status` shows at a glance.
-type Status struct {
-	Halts   []*gatehouse.Halt   `json:"halts"`
-	Held    int                 `json:"held"`    // requests a pause holds
-	Running []*gatehouse.Action `json:"running"` // started, not finished
-	Pending []*gatehouse.Action `json:"pending"` // waiting for review
-}
-
 // Status returns the halts, pauses, running actions and pending approvals.
-func (g *Gateway) Status(ctx context.Context, p gatehouse.Principal) (*Status, error) {
+func (g *Gateway) Status(ctx context.Context, p gatehouse.Principal) (*gatehouse.StatusReport, error) {
 	hs, err := g.Halts(ctx, p)
 	if err != nil {
 		return nil, err
@@ -419,7 +540,7 @@ func (g *Gateway) Status(ctx context.Context, p gatehouse.Principal) (*Status, e
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Halts: hs, Running: []*gatehouse.Action{}, Pending: []*gatehouse.Action{}}
+	st := &gatehouse.StatusReport{Halts: hs, Running: []*gatehouse.Action{}, Pending: []*gatehouse.Action{}}
 	for _, a := range open {
 		if a.Status == gatehouse.StatusRunning {
 			st.Running = append(st.Running, a)
@@ -452,6 +573,7 @@ func (g *Gateway) loadHalts(ctx context.Context) error {
 	now := g.now()
 	g.hs.mu.Lock()
 	for id, h := range all {
+		g.hs.known[id] = true
 		switch {
 		case h.LiftedAt != nil:
 		case !h.InForce(now):

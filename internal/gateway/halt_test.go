@@ -33,7 +33,7 @@ func TestHaltRacesNewActions(t *testing.T) {
 				// Long enough that none ends by itself before the halt
 				// kills it: every action the halt names must be one it
 				// interrupted.
-				_, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"sleep", "30"}, Cwd: f.dir}, gateway.Sink{})
+				_, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"sleep", "30"}, Cwd: f.dir}, gateway.Sink{})
 				if err != nil {
 					t.Error(err)
 					return
@@ -51,13 +51,13 @@ func TestHaltRacesNewActions(t *testing.T) {
 			break
 		}
 	}
-	h, err := f.gw.Halt(ctx, f.admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: f.agent.Name}, Reason: "race"})
+	h, err := f.gw.Halt(ctx, f.admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: f.agent.Name}, Reason: "race"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Keep the clients hammering a little after the acknowledgement.
 	for range 50 {
-		a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
+		a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
@@ -18,7 +17,11 @@ type PolicyFile struct {
 }
 
 func (f *PolicyFile) options() policy.Options {
-	return policy.Options{Analyze: f.Analyze.Shell, Filename: f.Path}
+	opts := policy.Options{Analyze: f.Analyze.Shell, Filename: f.Path}
+	if f.Analyze.Shell != nil && f.Analyze.Argv != nil {
+		opts.AnalyzeAction = f.Analyze.Analyze // examples of other kinds are analysed as their actions are
+	}
+	return opts
 }
 
 func (g *Gateway) policyFile() (*PolicyFile, error) {
@@ -82,16 +85,8 @@ func (g *Gateway) journalPolicy(ctx context.Context, p *policy.Policy, by string
 	return nil
 }
 
-// PolicyInfo describes the policy in force.
-type PolicyInfo struct {
-	Revision string            `json:"revision"`
-	Source   string            `json:"source"`
-	Default  policy.RuleInfo   `json:"default"`
-	Rules    []policy.RuleInfo `json:"rules"`
-}
-
 // Policy describes the policy in force.
-func (g *Gateway) Policy(ctx context.Context, p gatehouse.Principal) (*PolicyInfo, error) {
+func (g *Gateway) Policy(ctx context.Context, p gatehouse.Principal) (*gatehouse.PolicyInfo, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
@@ -100,27 +95,12 @@ func (g *Gateway) Policy(ctx context.Context, p gatehouse.Principal) (*PolicyInf
 		return nil, err
 	}
 	cur := pf.Decider.Policy()
-	return &PolicyInfo{Revision: cur.Revision(), Source: pf.Path, Default: cur.Default(), Rules: cur.Rules()}, nil
-}
-
-// PolicyTestRequest is an action to decide without running it.
-type PolicyTestRequest struct {
-	RunRequest
-	Agent string `json:"agent,omitempty"` // the agent to decide for ("" for a placeholder)
-}
-
-// PolicyTestResult explains a decision.
-type PolicyTestResult struct {
-	Effect   gatehouse.Effect    `json:"effect"`
-	Rule     string              `json:"rule"`
-	Reason   string              `json:"reason"`
-	Decision gatehouse.Decision  `json:"decision"`
-	Analysis *gatehouse.Analysis `json:"analysis"`
+	return &gatehouse.PolicyInfo{Revision: cur.Revision(), Source: pf.Path, Default: cur.Default(), Rules: cur.Rules()}, nil
 }
 
 // TestPolicy decides an action by the policy in force, and the learned
 // rules, without journaling or running anything.
-func (g *Gateway) TestPolicy(ctx context.Context, p gatehouse.Principal, req PolicyTestRequest) (*PolicyTestResult, error) {
+func (g *Gateway) TestPolicy(ctx context.Context, p gatehouse.Principal, req gatehouse.PolicyTestRequest) (*gatehouse.PolicyTestResult, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
@@ -139,35 +119,25 @@ func (g *Gateway) TestPolicy(ctx context.Context, p gatehouse.Principal, req Pol
 	if err != nil {
 		return nil, err
 	}
-	return &PolicyTestResult{Effect: v.Decision.Effect, Rule: v.Decision.Rule, Reason: v.Decision.Reason, Decision: v.Decision, Analysis: v.Analysis}, nil
+	return &gatehouse.PolicyTestResult{Effect: v.Decision.Effect, Rule: v.Decision.Rule, Reason: v.Decision.Reason, Decision: v.Decision, Analysis: v.Analysis,
+		Undo: v.Undo}, nil
 }
 
-// ReplayChange is one recorded action a candidate policy decides
-// differently.
-type ReplayChange struct {
-	ID        string             `json:"id"`
-	Time      time.Time          `json:"time"`
-	Agent     string             `json:"agent"`
-	Command   string             `json:"command"`
-	Recorded  gatehouse.Decision `json:"recorded"`
-	Candidate gatehouse.Decision `json:"candidate"`
-}
-
-// ReplayReport is the result of ReplayPolicy.
-type ReplayReport struct {
-	Revision  string         `json:"revision"`  // of the candidate
-	Evaluated int            `json:"evaluated"` // actions decided again
-	Changed   []ReplayChange `json:"changed"`
-}
-
-// ReplayPolicy decides the recorded actions since since again by the
-// candidate policy src (shadow mode) and lists those it decides with
-// another effect than the one recorded. Learned rules are not consulted:
-// the question is what the policy itself would do. Nothing is journaled.
-func (g *Gateway) ReplayPolicy(ctx context.Context, p gatehouse.Principal, src []byte, since time.Time) (*ReplayReport, error) {
+// ReplayPolicy decides the recorded actions since req.Since again by the
+// candidate policy req.Policy (shadow mode) and lists those it decides
+// with another effect than the one recorded. Learned rules are not
+// consulted: the question is what the policy itself would do. Nothing is
+// journaled. EINVALID for a bad time bound or a candidate that does not
+// load.
+func (g *Gateway) ReplayPolicy(ctx context.Context, p gatehouse.Principal, req gatehouse.ReplayRequest) (*gatehouse.ReplayReport, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
+	since, err := gatehouse.ParseTimeBound(req.Since, g.now())
+	if err != nil {
+		return nil, err
+	}
+	src := []byte(req.Policy)
 	pf, err := g.policyFile()
 	if err != nil {
 		return nil, err
@@ -182,14 +152,14 @@ func (g *Gateway) ReplayPolicy(ctx context.Context, p gatehouse.Principal, src [
 	if err != nil {
 		return nil, err
 	}
-	rep := &ReplayReport{Revision: cand.Revision(), Changed: []ReplayChange{}}
+	rep := &gatehouse.ReplayReport{Revision: cand.Revision(), Changed: []gatehouse.ReplayChange{}}
 	now := g.now()
 	for _, a := range acts {
 		an := pf.Analyze.Analyze(a)
 		res := cand.Decide(a, &an, nil, now)
 		rep.Evaluated++
 		if res.Decision.Effect != a.Decision.Effect {
-			rep.Changed = append(rep.Changed, ReplayChange{ID: a.ID, Time: a.Time, Agent: a.Agent, Command: a.Command,
+			rep.Changed = append(rep.Changed, gatehouse.ReplayChange{ID: a.ID, Time: a.Time, Agent: a.Agent, Command: a.Command,
 				Recorded: a.Decision, Candidate: res.Decision})
 		}
 	}

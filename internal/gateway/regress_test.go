@@ -81,7 +81,7 @@ func (f *fx) runDetached(t *testing.T, argv ...string) *gatehouse.Action {
 	pend := make(chan *gatehouse.Action, 1)
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: argv, Cwd: f.dir}, gateway.Sink{Pending: func(a *gatehouse.Action) { pend <- a }})
+		_, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: argv, Cwd: f.dir}, gateway.Sink{Pending: func(a *gatehouse.Action) { pend <- a }})
 		done <- err
 	}()
 	a := <-pend
@@ -115,7 +115,7 @@ func waitFinal(t *testing.T, s gatehouse.Store, id string) *gatehouse.Action {
 func TestRegressExpireApprovedUnattached(t *testing.T) {
 	f := mk(t, "version: 1\ndefault: review\napproval_timeout: 1s\n")
 	a := f.runDetached(t, "true")
-	if _, err := f.gw.Review(context.Background(), f.alice, a.ID, gatehouse.VerdictApprove, "", nil); err != nil {
+	if _, err := f.gw.Review(context.Background(), f.alice, a.ID, gatehouse.VerdictApprove, gatehouse.ReviewRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	got := waitFinal(t, f.raw, a.ID)
@@ -128,17 +128,17 @@ func TestRegressExpireApprovedUnattached(t *testing.T) {
 func TestRegressHaltApprovedUnattached(t *testing.T) {
 	f := mk(t, "version: 1\ndefault: review\napproval_timeout: 1h\n")
 	a := f.runDetached(t, "true")
-	if _, err := f.gw.Review(context.Background(), f.alice, a.ID, gatehouse.VerdictApprove, "", nil); err != nil {
+	if _, err := f.gw.Review(context.Background(), f.alice, a.ID, gatehouse.VerdictApprove, gatehouse.ReviewRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.gw.Halt(context.Background(), f.admin, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: "ci"}, Reason: "x"}); err != nil {
+	if _, err := f.gw.Halt(context.Background(), f.admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: "ci"}, Reason: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	// Is rv.mu still held? A Review would block.
 	ch := make(chan struct{})
 	go func() {
 		f.gw.Pending(context.Background(), f.admin)
-		f.gw.Review(context.Background(), f.alice, a.ID, gatehouse.VerdictApprove, "", nil)
+		f.gw.Review(context.Background(), f.alice, a.ID, gatehouse.VerdictApprove, gatehouse.ReviewRequest{})
 		close(ch)
 	}()
 	select {
@@ -160,7 +160,7 @@ func TestRegressPauseTripwireCrossingRuns(t *testing.T) {
 	if err := os.WriteFile(x, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Shell: true, Command: "rm -rf " + x, Session: "s", Cwd: f.dir}, gateway.Sink{}); err != nil || a.Status != gatehouse.StatusSucceeded {
+	if a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Shell: true, Command: "rm -rf " + x, Session: "s", Cwd: f.dir}, gateway.Sink{}); err != nil || a.Status != gatehouse.StatusSucceeded {
 		t.Fatalf("first: %v %v", a, err)
 	}
 	// The second crosses it: the pause it causes holds it, so it does not
@@ -171,7 +171,7 @@ func TestRegressPauseTripwireCrossingRuns(t *testing.T) {
 	c, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.gw.Run(c, f.agent, gateway.RunRequest{Shell: true, Command: "rm -rf " + x, Session: "s", Cwd: f.dir}, gateway.Sink{})
+		_, err := f.gw.Run(c, f.agent, gatehouse.RunRequest{Shell: true, Command: "rm -rf " + x, Session: "s", Cwd: f.dir}, gateway.Sink{})
 		done <- err
 	}()
 	for {
@@ -203,7 +203,7 @@ func TestRegressDenyBeforeWatchHangs(t *testing.T) {
 			var d gatehouse.ActionDecided
 			_ = json.Unmarshal(l[1].Data, &d)
 			if d.Decision.Effect == gatehouse.EffectReview {
-				_, err := f.gw.Review(context.Background(), f.alice, l[1].Subject, gatehouse.VerdictDeny, "no", nil)
+				_, err := f.gw.Review(context.Background(), f.alice, l[1].Subject, gatehouse.VerdictDeny, gatehouse.ReviewRequest{Reason: "no"})
 				if err != nil {
 					panic(err)
 				}
@@ -213,7 +213,7 @@ func TestRegressDenyBeforeWatchHangs(t *testing.T) {
 	f.st.hook.Store(&hook)
 	done := make(chan *gatehouse.Action, 1)
 	go func() {
-		a, _ := f.gw.Run(context.Background(), f.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
+		a, _ := f.gw.Run(context.Background(), f.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
 		done <- a
 	}()
 	select {
@@ -232,11 +232,11 @@ func TestRegressApproveBeforeWatch(t *testing.T) {
 	var fired atomic.Bool
 	hook := func(l []gatehouse.Event) {
 		if len(l) == 2 && l[1].Type == gatehouse.EventActionDecided && !fired.Swap(true) {
-			f.gw.Review(context.Background(), f.alice, l[1].Subject, gatehouse.VerdictApprove, "", nil)
+			f.gw.Review(context.Background(), f.alice, l[1].Subject, gatehouse.VerdictApprove, gatehouse.ReviewRequest{})
 		}
 	}
 	f.st.hook.Store(&hook)
-	a, err := f.gw.Run(context.Background(), f.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
+	a, err := f.gw.Run(context.Background(), f.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
 	if err != nil || a.Status != gatehouse.StatusSucceeded {
 		t.Fatalf("%v %v, want succeeded", a, err)
 	}
@@ -261,7 +261,7 @@ func TestRegressRecoverApproved(t *testing.T) {
 	agent, _ := gw.Authenticate(ctx, tok)
 	c, cancel := context.WithCancel(ctx)
 	pend := make(chan *gatehouse.Action, 1)
-	go gw.Run(c, agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{Pending: func(a *gatehouse.Action) { pend <- a }})
+	go gw.Run(c, agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: dir}, gateway.Sink{Pending: func(a *gatehouse.Action) { pend <- a }})
 	a := <-pend
 	cancel()
 	for {
@@ -271,7 +271,7 @@ func TestRegressRecoverApproved(t *testing.T) {
 	}
 	// Wait until the client's request has let go of the action.
 	for {
-		if _, err := gw.Review(ctx, admin, a.ID, gatehouse.VerdictApprove, "", nil); err == nil {
+		if _, err := gw.Review(ctx, admin, a.ID, gatehouse.VerdictApprove, gatehouse.ReviewRequest{}); err == nil {
 			break
 		}
 	}
@@ -289,10 +289,10 @@ func TestRegressHaltPointerRace(t *testing.T) {
 	f := mk(t, "version: 1\ndefault: allow\n")
 	ctx := context.Background()
 	for range 20 {
-		f.gw.Halt(ctx, f.admin, gateway.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "x"})
+		f.gw.Halt(ctx, f.admin, gatehouse.HaltRequest{Scope: gatehouse.Scope{All: true}, Reason: "x"})
 		ch := make(chan struct{})
 		go func() {
-			f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
+			f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir}, gateway.Sink{})
 			close(ch)
 		}()
 		f.gw.Resume(ctx, f.admin, gatehouse.Scope{All: true})

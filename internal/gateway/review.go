@@ -116,6 +116,11 @@ func (g *Gateway) expire(id string) {
 		return
 	}
 	now := g.now()
+	if d := g.deadline(a); g.rep != nil && now.Before(d) {
+		// Not yet: another replica escalated it.
+		g.arm(w, d)
+		return
+	}
 	if a.Approved() >= a.ApprovalsNeeded() {
 		if w.attached {
 			g.arm(w, now.Add(time.Second)) // it is starting; look again if it does not
@@ -139,8 +144,7 @@ func (g *Gateway) expire(id string) {
 			}
 		}
 		if err != nil {
-			g.log.Error("escalating an approval failed; retrying", "action", id, "err", err)
-			g.arm(w, now.Add(time.Second))
+			g.retryPending(w, a.ID, "escalating an approval", err)
 			return
 		}
 		g.log.Info("approval escalated", "action", id, "to", a.Decision.Reviewers, "until", *a.EscalatedUntil)
@@ -162,8 +166,7 @@ func (g *Gateway) closePending(ctx context.Context, w *waiter, a *gatehouse.Acti
 		linked, err = g.store.Append(ctx, end)
 	}
 	if err != nil {
-		g.log.Error("closing a pending action failed; retrying", "action", a.ID, "err", err)
-		g.arm(w, g.now().Add(time.Second))
+		g.retryPending(w, a.ID, "closing a pending action", err)
 		return
 	}
 	if final, err := project(a, linked); err == nil {
@@ -176,14 +179,18 @@ func (g *Gateway) closePending(ctx context.Context, w *waiter, a *gatehouse.Acti
 	g.notifyResolved(a.ID)
 }
 
-// Remember asks an approval to add a learned rule.
-type Remember struct {
-	Match string        `json:"match"` // exact, prefix or glob
-	TTL   time.Duration `json:"ttl"`   // how long the rule lasts
-	Scope string        `json:"scope"` // "agent" (the action's agent; the default) or "all"
-	// Pattern is the prefix or glob; for exact it is the action's command
-	// and may be left empty. Empty for prefix means the whole command.
-	Pattern string `json:"pattern,omitempty"`
+// retryPending looks at a pending action again after a journal write
+// about it failed: soon if the journal is unavailable, at once if the
+// write no longer fit (another replica reviewed, escalated or closed it
+// meanwhile), which is no error. Callers hold g.rv.mu.
+func (g *Gateway) retryPending(w *waiter, id, what string, err error) {
+	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE && g.rep != nil {
+		g.log.Info(what+": the action changed meanwhile; looking again", "action", id, "err", gatehouse.ErrorMessage(err))
+		g.arm(w, g.now())
+		return
+	}
+	g.log.Error(what+" failed; retrying", "action", id, "err", err)
+	g.arm(w, g.now().Add(time.Second))
 }
 
 // MaxLearnedTTL bounds how long a learned rule may last.
@@ -196,7 +203,8 @@ const MaxLearnedTTL = 30 * 24 * time.Hour
 // if the action's review is already over with another outcome. Repeating
 // a verdict that was already given is harmless: it returns the action and
 // records nothing new.
-func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict, reason string, remember *Remember) (*gatehouse.Action, error) {
+func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict string, req gatehouse.ReviewRequest) (*gatehouse.Action, error) {
+	reason, remember := req.Reason, req.Remember
 	if !p.Role.CanReview() {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not review actions: use a reviewer or admin token", p.Role, p.Name)
 	}
@@ -243,7 +251,7 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 
 	now := g.now()
 	var evs []gatehouse.Event
-	var learned *policy.LearnedRule
+	var learned *gatehouse.LearnedRule
 	if remember != nil {
 		if learned, err = g.learnedRule(p, a, remember, now); err != nil {
 			return nil, err
@@ -293,15 +301,24 @@ func (g *Gateway) Review(ctx context.Context, p gatehouse.Principal, id, verdict
 		}
 	}
 	g.log.Info("action reviewed", "action", id, "by", p.Name, "verdict", verdict, "approvals", a.Approved(), "needed", a.ApprovalsNeeded())
-	w := g.watch(a)
+	// With replicas the agent may wait on another one, which follows the
+	// journal and releases it; here only a waiter that exists is touched.
+	w := g.rv.waiters[id]
+	if w == nil && g.rep == nil {
+		w = g.watch(a)
+	}
 	switch {
 	case verdict == gatehouse.VerdictDeny:
 		g.unwatch(id)
-		w.release(false)
+		if w != nil {
+			w.release(false)
+		}
 		g.notifyResolved(id)
 		go g.observe(journalCtx, a) // outside rv.mu: a tripwire's halt takes it
 	case a.Approved() >= a.ApprovalsNeeded():
-		w.release(true)
+		if w != nil {
+			w.release(true)
+		}
 		g.notifyResolved(id)
 	}
 	return a, nil
@@ -317,18 +334,22 @@ func outcome(a *gatehouse.Action) string {
 	return ""
 }
 
-func (g *Gateway) learnedRule(p gatehouse.Principal, a *gatehouse.Action, r *Remember, now time.Time) (*policy.LearnedRule, error) {
+func (g *Gateway) learnedRule(p gatehouse.Principal, a *gatehouse.Action, r *gatehouse.Remember, now time.Time) (*gatehouse.LearnedRule, error) {
 	inv := func(f string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, f, args...) }
 	if g.learned == nil {
 		return nil, inv("this gateway has no policy to remember rules in")
 	}
-	if r.TTL <= 0 || r.TTL > MaxLearnedTTL {
+	ttl, err := time.ParseDuration(r.TTL)
+	if err != nil {
+		return nil, inv("invalid ttl %q: use a duration such as 24h", r.TTL)
+	}
+	if ttl <= 0 || ttl > MaxLearnedTTL {
 		return nil, inv("--ttl must be between 1s and %s", MaxLearnedTTL)
 	}
-	rule := &policy.LearnedRule{
+	rule := &gatehouse.LearnedRule{
 		ID: "lr-" + strings.ToLower(ulid.Make().String()), Match: r.Match, Pattern: r.Pattern,
 		CreatedBy: p.Name, FromAction: a.ID, CreatedAt: gatehouse.Timestamp(now),
-		ExpiresAt: gatehouse.Timestamp(now.Add(r.TTL)),
+		ExpiresAt: gatehouse.Timestamp(now.Add(ttl)),
 	}
 	switch r.Scope {
 	case "", "agent":
@@ -360,7 +381,7 @@ func (g *Gateway) learnedRule(p gatehouse.Principal, a *gatehouse.Action, r *Rem
 }
 
 // matchOne reports whether rule alone would match a.
-func matchOne(rule policy.LearnedRule, a *gatehouse.Action, now time.Time) (*policy.LearnedRule, bool) {
+func matchOne(rule gatehouse.LearnedRule, a *gatehouse.Action, now time.Time) (*gatehouse.LearnedRule, bool) {
 	l := policy.NewLearned()
 	if err := l.Add(rule); err != nil {
 		return nil, false
@@ -388,7 +409,7 @@ func (g *Gateway) Pending(ctx context.Context, p gatehouse.Principal) ([]*gateho
 }
 
 // LearnedRules lists the learned rules in force.
-func (g *Gateway) LearnedRules(ctx context.Context, p gatehouse.Principal) ([]policy.LearnedRule, error) {
+func (g *Gateway) LearnedRules(ctx context.Context, p gatehouse.Principal) ([]gatehouse.LearnedRule, error) {
 	if err := requireReader(p); err != nil {
 		return nil, err
 	}
@@ -404,7 +425,7 @@ func (g *Gateway) RemoveLearnedRule(ctx context.Context, p gatehouse.Principal, 
 	if !p.Role.CanReview() {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s %q may not remove rules", p.Role, p.Name)
 	}
-	if g.learned == nil || !slices.ContainsFunc(g.learned.List(g.now()), func(r policy.LearnedRule) bool { return r.ID == id }) {
+	if g.learned == nil || !slices.ContainsFunc(g.learned.List(g.now()), func(r gatehouse.LearnedRule) bool { return r.ID == id }) {
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "learned rule %q not found (or expired)", id)
 	}
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventRuleRemoved, id, gatehouse.RuleRemoved{By: p.Name})

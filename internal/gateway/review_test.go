@@ -126,7 +126,7 @@ rules:
 `)
 	ctx := context.Background()
 	marker := filepath.Join(f.dir, "deploy")
-	a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"touch", "deploy"}, Cwd: f.dir}, gateway.Sink{})
+	a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"touch", "deploy"}, Cwd: f.dir}, gateway.Sink{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ approval_timeout: 1h
 	pendingCh := make(chan *gatehouse.Action, 1)
 	done := make(chan *gatehouse.Action, 1)
 	go func() {
-		a, err := f.gw.Run(ctx, f.agent, gateway.RunRequest{Argv: []string{"true"}, Cwd: f.dir},
+		a, err := f.gw.Run(ctx, f.agent, gatehouse.RunRequest{Argv: []string{"true"}, Cwd: f.dir},
 			gateway.Sink{Pending: func(a *gatehouse.Action) { pendingCh <- a }})
 		if err != nil {
 			t.Error(err)
@@ -191,43 +191,44 @@ approval_timeout: 1h
 		who     gatehouse.Principal
 		verdict string
 		reason  string
-		rem     *gateway.Remember
+		rem     *gatehouse.Remember
 		code    string
 	}{
 		{"agent cannot approve", f.agent, gatehouse.VerdictApprove, "", nil, gatehouse.EFORBIDDEN},
 		{"deny needs a reason", alice, gatehouse.VerdictDeny, "", nil, gatehouse.EINVALID},
 		{"bad verdict", alice, "maybe", "", nil, gatehouse.EINVALID},
-		{"remember a denial", alice, gatehouse.VerdictDeny, "no", &gateway.Remember{Match: "exact", TTL: time.Hour}, gatehouse.EINVALID},
-		{"remember too long", alice, gatehouse.VerdictApprove, "", &gateway.Remember{Match: "exact", TTL: 10000 * time.Hour}, gatehouse.EINVALID},
-		{"remember a prefix that does not cover it", alice, gatehouse.VerdictApprove, "", &gateway.Remember{Match: "prefix", Pattern: "false", TTL: time.Hour}, gatehouse.EINVALID},
-		{"remember bad kind", alice, gatehouse.VerdictApprove, "", &gateway.Remember{Match: "regex", TTL: time.Hour}, gatehouse.EINVALID},
+		{"remember a denial", alice, gatehouse.VerdictDeny, "no", &gatehouse.Remember{Match: "exact", TTL: "1h"}, gatehouse.EINVALID},
+		{"remember too long", alice, gatehouse.VerdictApprove, "", &gatehouse.Remember{Match: "exact", TTL: "10000h"}, gatehouse.EINVALID},
+		{"remember a prefix that does not cover it", alice, gatehouse.VerdictApprove, "", &gatehouse.Remember{Match: "prefix", Pattern: "false", TTL: "1h"}, gatehouse.EINVALID},
+		{"remember bad kind", alice, gatehouse.VerdictApprove, "", &gatehouse.Remember{Match: "regex", TTL: "1h"}, gatehouse.EINVALID},
+		{"remember a ttl that is no duration", alice, gatehouse.VerdictApprove, "", &gatehouse.Remember{Match: "exact", TTL: "forever"}, gatehouse.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.gw.Review(ctx, tt.who, p.ID, tt.verdict, tt.reason, tt.rem)
+			_, err := f.gw.Review(ctx, tt.who, p.ID, tt.verdict, gatehouse.ReviewRequest{Reason: tt.reason, Remember: tt.rem})
 			if gatehouse.ErrorCode(err) != tt.code {
 				t.Fatalf("err = %v, want %s", err, tt.code)
 			}
 		})
 	}
-	if _, err := f.gw.Review(ctx, alice, "01ARZ3NDEKTSV4RRFFQ69G5FAV", gatehouse.VerdictApprove, "", nil); gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+	if _, err := f.gw.Review(ctx, alice, "01ARZ3NDEKTSV4RRFFQ69G5FAV", gatehouse.VerdictApprove, gatehouse.ReviewRequest{}); gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
 		t.Errorf("unknown action: %v", err)
 	}
 	// None of the refused reviews changed the action.
 	if a, _ := f.store.Action(ctx, p.ID); len(a.Reviews) != 0 || a.Status != gatehouse.StatusPending {
 		t.Fatalf("after refused reviews: %d reviews, status %s", len(a.Reviews), a.Status)
 	}
-	if _, err := f.gw.Review(ctx, alice, p.ID, gatehouse.VerdictApprove, "ok", nil); err != nil {
+	if _, err := f.gw.Review(ctx, alice, p.ID, gatehouse.VerdictApprove, gatehouse.ReviewRequest{Reason: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	a := <-done
 	if a.Status != gatehouse.StatusSucceeded || len(a.Reviews) != 1 || a.Reviews[0].By != "alice" {
 		t.Fatalf("after approval: %s, reviews %+v", a.Status, a.Reviews)
 	}
-	if _, err := f.gw.Review(ctx, alice, p.ID, gatehouse.VerdictApprove, "again", nil); err != nil {
+	if _, err := f.gw.Review(ctx, alice, p.ID, gatehouse.VerdictApprove, gatehouse.ReviewRequest{Reason: "again"}); err != nil {
 		t.Errorf("repeating an approval: %v, want harmless", err)
 	}
-	if _, err := f.gw.Review(ctx, alice, p.ID, gatehouse.VerdictDeny, "late", nil); gatehouse.ErrorCode(err) != gatehouse.ECONFLICT {
+	if _, err := f.gw.Review(ctx, alice, p.ID, gatehouse.VerdictDeny, gatehouse.ReviewRequest{Reason: "late"}); gatehouse.ErrorCode(err) != gatehouse.ECONFLICT {
 		t.Errorf("denying a finished action: %v, want ECONFLICT", err)
 	}
 	rep, err := f.gw.Verify(ctx, f.admin)

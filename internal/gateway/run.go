@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,38 +21,22 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
-	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
-// RunRequest is what a client asks to run. Its JSON form is the body of
-// POST /v1/run.
-type RunRequest struct {
-	// Argv is the command and its arguments, exec'd directly. With Shell,
-	// Command is used instead.
-	Argv []string `json:"argv,omitempty"`
-	// Shell runs Command with /bin/sh -c.
-	Shell   bool   `json:"shell,omitempty"`
-	Command string `json:"command,omitempty"`
-
-	Session   string            `json:"session,omitempty"`
-	Model     string            `json:"model,omitempty"`
-	Intent    string            `json:"intent,omitempty"`
-	System    string            `json:"system,omitempty"`
-	Cwd       string            `json:"cwd,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	TimeoutMS int64             `json:"timeout_ms,omitempty"`
-}
-
-// Sink receives a run's progress: Pending if the action waits for review,
-// Started once its start is durably journaled and it is about to start,
-// then its output as it is produced. A write to Stdout or Stderr must not
-// block for ever — the executor waits for its output readers before the
-// action's end is journaled — so a sink fed by a network client bounds
-// each write (httpapi gives each frame a deadline).
+// Sink connects a run to its client: Pending is told if the action waits
+// for review, Started once its start is durably journaled and it is about
+// to start, then Stdout and Stderr get its output as it is produced. A
+// write to Stdout or Stderr must not block for ever — the executor waits
+// for its output readers before the action's end is journaled — so a sink
+// fed by a network client bounds each write (httpapi gives each frame a
+// deadline). Stdin, if not nil, is the command's standard input when the
+// request asks for it (RunRequest.Stdin); it is read only while the
+// command runs, and not waited for (see executor.Spec.Stdin).
 type Sink struct {
 	Pending        func(*gatehouse.Action)
 	Started        func(*gatehouse.Action)
 	Stdout, Stderr io.Writer
+	Stdin          io.Reader
 }
 
 // Limits on request fields; a request over them is refused with EINVALID.
@@ -65,11 +48,51 @@ const (
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (g *Gateway) validate(req *RunRequest) error {
+// Set options /bin/sh takes before -c: single letters, and -o/+o with a
+// name. -c, -i, -s (and bash's long options) change what the shell is,
+// not how it runs the command, and are refused.
+var (
+	shellFlags   = regexp.MustCompile(`^[-+][abCefhmnuvx]*o?$`)
+	shellOptName = regexp.MustCompile(`^[a-z]{1,32}$`)
+)
+
+func validShellOptions(opts []string) error {
+	if len(opts) > 32 {
+		return gatehouse.Errorf(gatehouse.EINVALID, "more than 32 shell options")
+	}
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		if len(o) < 2 || !shellFlags.MatchString(o) {
+			return gatehouse.Errorf(gatehouse.EINVALID, "invalid shell option %q: use set options such as -e, -u, -x, -o pipefail", o)
+		}
+		if strings.HasSuffix(o, "o") { // -o NAME, -euo NAME
+			if i+1 >= len(opts) || !shellOptName.MatchString(opts[i+1]) {
+				return gatehouse.Errorf(gatehouse.EINVALID, "shell option %s needs an option name", o)
+			}
+			i++
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) validate(req *gatehouse.RunRequest) error {
 	inv := func(format string, args ...any) error { return gatehouse.Errorf(gatehouse.EINVALID, format, args...) }
 	if req.Shell {
 		if len(req.Argv) > 0 {
 			return inv("a shell request carries command, not argv")
+		}
+		if err := validShellOptions(req.ShellOptions); err != nil {
+			return err
+		}
+		if len(req.Args) > maxArgs {
+			return inv("more than %d arguments", maxArgs)
+		}
+		n := len(req.Command)
+		for _, a := range req.Args {
+			n += len(a)
+		}
+		if n > maxArgBytes {
+			return inv("command and arguments are over %d bytes", maxArgBytes)
 		}
 		if strings.TrimSpace(req.Command) == "" {
 			return inv("empty command")
@@ -80,6 +103,9 @@ func (g *Gateway) validate(req *RunRequest) error {
 	} else {
 		if req.Command != "" {
 			return inv("command is only for shell requests; send argv")
+		}
+		if len(req.ShellOptions) > 0 || len(req.Args) > 0 {
+			return inv("shell_options and args are only for shell requests")
 		}
 		if len(req.Argv) == 0 || req.Argv[0] == "" {
 			return inv("empty command")
@@ -95,7 +121,7 @@ func (g *Gateway) validate(req *RunRequest) error {
 			return inv("arguments are over %d bytes", maxArgBytes)
 		}
 	}
-	for _, s := range append(slices.Clone(req.Argv), req.Command, req.Cwd) {
+	for _, s := range append(slices.Concat(req.Argv, req.Args), req.Command, req.Cwd) {
 		if strings.IndexByte(s, 0) >= 0 {
 			return inv("NUL byte in command, arguments or cwd")
 		}
@@ -150,7 +176,7 @@ func (g *Gateway) validate(req *RunRequest) error {
 // it is returned with its status. If the end cannot be journaled, the
 // action is returned with EUNAVAILABLE; the next start of the daemon
 // closes it as interrupted.
-func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req gatehouse.RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents run actions: use a token from `gatehouse agent add`")
 	}
@@ -179,7 +205,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 		return g.finishWithout(journalCtx, a.ID, fin, requested, decided)
 	}
 
-	prep, fin := g.prepare(a, &req, sink)
+	prep, fin := g.prepare(runCtx, a, &req, sink)
 	if fin != nil {
 		return g.finishWithout(journalCtx, a.ID, *fin, requested, decided)
 	}
@@ -220,7 +246,7 @@ func (g *Gateway) Run(ctx context.Context, p gatehouse.Principal, req RunRequest
 // req must be the original request (its environment values are not
 // journaled, so the agent sends them again); p must be the action's agent.
 // An action that has already ended is returned as it is.
-func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req RunRequest, sink Sink) (*gatehouse.Action, error) {
+func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, req gatehouse.RunRequest, sink Sink) (*gatehouse.Action, error) {
 	if p.Role != gatehouse.RoleAgent {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "only agents attach to their actions")
 	}
@@ -242,11 +268,16 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 		return a, nil
 	}
 	want := g.newAction(a.Time, p, &req)
-	if want.Command != a.Command || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, cwd and environment", id)
+	if want.Command != a.Command || !slices.Equal(want.Argv, a.Argv) || want.Shell != a.Shell || want.Cwd != a.Cwd || !slices.Equal(want.EnvNames, a.EnvNames) || want.Stdin != a.Stdin {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the request does not match action %s: attach with the same command, arguments, cwd, environment and stdin", id)
 	}
 	g.rv.mu.Lock()
 	w := g.rv.waiters[id]
+	if w == nil && g.rep != nil && a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
+		// It waits on another replica, which the agent no longer reaches
+		// (or which is gone): wait here.
+		w = g.watch(a)
+	}
 	switch {
 	case a.Status != gatehouse.StatusPending || w == nil:
 		g.rv.mu.Unlock()
@@ -258,7 +289,7 @@ func (g *Gateway) Attach(ctx context.Context, p gatehouse.Principal, id string, 
 	w.attached = true
 	g.rv.mu.Unlock()
 
-	prep, fin := g.prepare(a, &req, sink)
+	prep, fin := g.prepare(runCtx, a, &req, sink)
 	if fin != nil {
 		g.rv.mu.Lock()
 		g.closePending(journalCtx, w, a, *fin)
@@ -305,13 +336,21 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 	return a, err
 }
 
-// prepare resolves a's program. If it cannot be run, it returns the end to
-// journal instead (127 not found, 126 not executable).
-func (g *Gateway) prepare(a *gatehouse.Action, req *RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+// prepare resolves a's program and gives it its credentials. If it cannot
+// be run, it returns the end to journal instead (127 not found, 126 not
+// executable, or a credential it was granted cannot be given).
+func (g *Gateway) prepare(ctx context.Context, a *gatehouse.Action, req *gatehouse.RunRequest, sink Sink) (executor.Prepared, *gatehouse.ActionFinished) {
+	creds, filter, fin := g.inject(ctx, a) // credentials.go
+	if fin != nil {
+		return executor.Prepared{}, fin
+	}
 	spec := executor.Spec{
-		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req),
+		Argv: a.Argv, Dir: a.Cwd, Env: g.environ(a, req, creds),
 		Timeout: time.Duration(a.TimeoutMS) * time.Millisecond,
-		Stdout:  sink.Stdout, Stderr: sink.Stderr,
+		Stdout:  sink.Stdout, Stderr: sink.Stderr, Filter: filter,
+	}
+	if a.Stdin && sink.Stdin != nil {
+		spec.Stdin = sink.Stdin
 	}
 	prep, err := g.exec.Prepare(spec)
 	if err != nil {
@@ -336,52 +375,83 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	if len(before) > 0 {
 		base = &gatehouse.Action{}
 	}
+	// The workspaces' state before it starts, taken outside the halts'
+	// lock (a walk takes milliseconds) and again after a pause.
+	rec, unrecorded := g.recordBefore(runCtx, a)
 	// Under the halts' read lock: a halt issued from here on finds this
 	// action among the running and kills it; one issued before refuses it;
-	// a pause holds it.
-	g.hs.mu.RLock()
+	// a pause holds it. With replicas, one issued elsewhere that this
+	// replica has not applied yet fences the start (appendStart): catch
+	// up and decide again.
+	var linked []gatehouse.Event
 	for {
-		h := g.blockingLocked(a.Agent, a.Session, g.now())
-		if h == nil || h.Mode == gatehouse.ModeHalt {
-			break
-		}
-		g.hs.mu.RUnlock()
-		_, held, err := g.gate(runCtx, a.Agent, a.Session)
-		if held != nil {
-			held()
-		}
-		if err != nil {
-			passed()
-			return nil, err
-		}
 		g.hs.mu.RLock()
-	}
-	if h := g.blockingLocked(a.Agent, a.Session, g.now()); h != nil && h.Mode == gatehouse.ModeHalt {
-		g.hs.mu.RUnlock()
-		end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID,
-			gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()})
+		for unrecorded == nil {
+			h := g.blockingLocked(a.Agent, a.Session, g.now())
+			if h == nil || h.Mode == gatehouse.ModeHalt {
+				break
+			}
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			_, held, err := g.gate(runCtx, a.Agent, a.Session)
+			if held != nil {
+				held()
+			}
+			if err != nil {
+				passed()
+				return nil, err
+			}
+			rec, unrecorded = g.recordBefore(runCtx, a)
+			g.hs.mu.RLock()
+		}
+		h := g.blockingLocked(a.Agent, a.Session, g.now())
+		if h != nil && h.Mode == gatehouse.ModeHalt || unrecorded != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			fin := unrecorded
+			if fin == nil {
+				fin = &gatehouse.ActionFinished{Status: gatehouse.StatusDenied, Error: h.Refusal()}
+			}
+			end, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionFinished, a.ID, *fin)
+			if err != nil {
+				return nil, err
+			}
+			linked, err := g.store.Append(journalCtx, append(before, end)...)
+			passed()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			return project(base, linked)
+		}
+		started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{Replica: g.replica})
 		if err != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
 			return nil, err
 		}
-		linked, err := g.store.Append(journalCtx, append(before, end)...)
-		passed()
+		// Write-ahead: nothing starts unless the journal has it durably.
+		linked, err = g.appendStart(journalCtx, append(before, started)...)
+		if errors.Is(err, gatehouse.ErrFenced) {
+			g.hs.mu.RUnlock()
+			if err := g.catchUpFor(runCtx); err != nil {
+				abortRecording(rec)
+				passed()
+				return nil, unavailable(err)
+			}
+			continue // the recording stands; a halt now in force aborts it above
+		}
 		if err != nil {
+			g.hs.mu.RUnlock()
+			abortRecording(rec)
+			passed()
+			g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
+			if errors.Is(err, gatehouse.ErrOutcomeUnknown) {
+				// The start may be in the journal: make sure it ends.
+				g.keepEnd(a.ID, "interrupted: it never ran (the journal's answer to its start was lost)")
+			}
 			return nil, unavailable(err)
 		}
-		return project(base, linked)
-	}
-	started, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionStarted, a.ID, gatehouse.ActionStarted{})
-	if err != nil {
-		g.hs.mu.RUnlock()
-		return nil, err
-	}
-	// Write-ahead: nothing starts unless the journal has it durably.
-	linked, err := g.store.Append(journalCtx, append(before, started)...)
-	if err != nil {
-		g.hs.mu.RUnlock()
-		passed()
-		g.log.Error("journal write-ahead failed; action not run", "action", a.ID, "err", err)
-		return nil, unavailable(err)
+		break
 	}
 	g.mu.Lock()
 	g.runs[a.ID] = runEntry{agent: a.Agent, session: a.Session, cancel: cancel}
@@ -394,7 +464,8 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 		g.mu.Unlock()
 	})
 	defer unregister()
-	if a, err = project(base, linked); err != nil {
+	a, err := project(base, linked)
+	if err != nil {
 		return nil, err
 	}
 	if sink.Started != nil {
@@ -403,6 +474,7 @@ func (g *Gateway) start(runCtx context.Context, cancel context.CancelCauseFunc, 
 	res := g.exec.Run(runCtx, prep)
 	fin := finished(res, context.Cause(runCtx))
 	unregister() // it has ended: a halt from here on must not name it as killed
+	fin.Effects = endRecording(journalCtx, rec)
 	return g.finish(journalCtx, a, fin)
 }
 
@@ -439,6 +511,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		return nil, nil, err
 	}
 	a.Decision, a.Analysis = v.Decision, v.Analysis
+	a.Undo, a.Irreversible = v.Undo, a.Analysis.Irreversible()
 	g.observe(ctx, a)
 	h, second, err := g.gate(runCtx, a.Agent, a.Session)
 	if err != nil {
@@ -455,7 +528,7 @@ func (g *Gateway) admit(ctx, runCtx, journalCtx context.Context, agent, session 
 		passed()
 		return nil, nil, err
 	}
-	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis})
+	decided, err := gatehouse.NewEvent(g.now(), gatehouse.EventActionDecided, a.ID, gatehouse.ActionDecided{Decision: a.Decision, Analysis: a.Analysis, Undo: a.Undo, Irreversible: a.Irreversible})
 	if err != nil {
 		passed()
 		return nil, nil, err
@@ -488,7 +561,15 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 	}
 	g.inflight.Add(1)
 	runCtx, cancel := context.WithCancelCause(context.Background())
-	stop := context.AfterFunc(ctx, func() { cancel(errClientGone) })
+	stop := context.AfterFunc(ctx, func() {
+		// A client's own cause (its stdin stream broke) says more than
+		// that it went.
+		cause := context.Cause(ctx)
+		if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+			cause = errClientGone
+		}
+		cancel(cause)
+	})
 	g.seq++
 	key := g.seq
 	g.running[key] = cancel
@@ -502,19 +583,19 @@ func (g *Gateway) track(ctx context.Context) (context.Context, context.CancelCau
 	}, nil
 }
 
-func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunRequest) *gatehouse.Action {
+func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *gatehouse.RunRequest) *gatehouse.Action {
 	a := &gatehouse.Action{
 		ID:   newActionID(now),
 		Time: gatehouse.Timestamp(now), Agent: p.Name, Session: req.Session, Model: req.Model,
 		Kind: gatehouse.KindShell, Shell: req.Shell, Cwd: filepath.Clean(req.Cwd),
 		System: req.System, Intent: req.Intent, TimeoutMS: req.TimeoutMS, TraceID: newTraceID(),
-		Status: gatehouse.StatusPending,
+		Stdin: req.Stdin, Status: gatehouse.StatusPending, Replica: g.replica,
 	}
 	if a.TimeoutMS == 0 && g.cfg.DefaultTimeout > 0 {
 		a.TimeoutMS = g.cfg.DefaultTimeout.Milliseconds()
 	}
 	if req.Shell {
-		a.Argv = []string{"/bin/sh", "-c", req.Command}
+		a.Argv = slices.Concat([]string{"/bin/sh"}, req.ShellOptions, []string{"-c", req.Command}, req.Args)
 		a.Command = req.Command
 	} else {
 		a.Argv = slices.Clone(req.Argv)
@@ -524,6 +605,7 @@ func (g *Gateway) newAction(now time.Time, p gatehouse.Principal, req *RunReques
 		a.EnvNames = append(a.EnvNames, name)
 	}
 	slices.Sort(a.EnvNames)
+	g.grant(a) // credentials.go
 	return a
 }
 
@@ -531,20 +613,24 @@ func requestOf(a *gatehouse.Action) gatehouse.ActionRequested {
 	return gatehouse.ActionRequested{
 		Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: a.Kind, Argv: a.Argv,
 		Command: a.Command, Shell: a.Shell, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
-		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID,
+		EnvNames: a.EnvNames, TimeoutMS: a.TimeoutMS, TraceID: a.TraceID, Stdin: a.Stdin, Credentials: a.Credentials,
 		External: a.External, Tool: a.Tool, Input: a.Input, Client: a.Client,
+		Replica: a.Replica,
 	}
 }
 
 // environ builds a command's complete environment: the base environment,
-// the client's allowed variables, then the gateway's own, which a client
-// cannot override.
-func (g *Gateway) environ(a *gatehouse.Action, req *RunRequest) []string {
+// the client's allowed variables, the action's credentials, then the
+// gateway's own; neither of the last two can a client override.
+func (g *Gateway) environ(a *gatehouse.Action, req *gatehouse.RunRequest, creds map[string]string) []string {
 	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
 	for k, v := range g.cfg.BaseEnv {
 		env[k] = v
 	}
 	for k, v := range req.Env {
+		env[k] = v
+	}
+	for k, v := range creds {
 		env[k] = v
 	}
 	env["GATEHOUSE_ACTION_ID"] = a.ID
@@ -566,6 +652,7 @@ func finished(res executor.Result, cause error) gatehouse.ActionFinished {
 		Stdout: string(res.Stdout.Head), Stderr: string(res.Stderr.Head),
 		StdoutBytes: res.Stdout.Bytes, StderrBytes: res.Stderr.Bytes,
 		StdoutSHA256: res.Stdout.SHA256, StderrSHA256: res.Stderr.SHA256,
+		StdinBytes: res.StdinBytes,
 	}
 	if res.Signal == "" && res.ExitCode >= 0 {
 		// A negative code means no exit status exists (it never started).
@@ -625,6 +712,9 @@ func (g *Gateway) finish(ctx context.Context, a *gatehouse.Action, fin gatehouse
 	linked, err := g.store.Append(ctx, end)
 	if err != nil {
 		g.log.Error("journal: recording an action's end failed", "action", a.ID, "err", err)
+		if gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE {
+			g.keep(end) // journaled when the store is back (replicas)
+		}
 		return a, unavailable(err)
 	}
 	if a, err = project(a, linked); err == nil {
@@ -646,12 +736,26 @@ func unavailable(err error) error {
 // new events (old ones are never edited), then journals daemon.started.
 // It returns how many actions it closed.
 func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) (int, error) {
+	if g.rep != nil {
+		// Follow from here: what is appended while the state below is
+		// rebuilt is applied again, which is harmless.
+		head, err := g.rep.sh.LastSeq(ctx)
+		if err != nil {
+			return 0, err
+		}
+		g.rep.applied.Store(head)
+	}
 	open, err := g.store.Running(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var waiting []*gatehouse.Action
 	for _, a := range open {
+		if !g.own(a) {
+			// Another replica's: live, it goes on; dead, it is taken over
+			// once its claim has been free for the grace period.
+			continue
+		}
 		if a.Status == gatehouse.StatusPending && a.Decision.Effect == gatehouse.EffectReview {
 			waiting = append(waiting, a) // still waiting for its reviewers: keep it
 			continue
@@ -672,13 +776,23 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 	if err := g.seedSystems(ctx); err != nil {
 		return 0, err
 	}
+	if err := g.loadWorkspaces(ctx); err != nil {
+		return 0, err
+	}
+	if err := g.closeRollbacks(ctx); err != nil {
+		return 0, err
+	}
 	g.recoverPending(waiting)
+	started.Replica = g.replica
 	ev, err := gatehouse.NewEvent(g.now(), gatehouse.EventDaemonStarted, "", started)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := g.store.Append(ctx, ev); err != nil {
 		return 0, err
+	}
+	if g.rep != nil {
+		g.startReplica()
 	}
 	return started.Interrupted, nil
 }
@@ -693,15 +807,14 @@ func (g *Gateway) loadLearned(ctx context.Context) error {
 	return g.store.EventsOfType(ctx, types, func(e gatehouse.Event) error {
 		switch e.Type {
 		case gatehouse.EventRuleLearned:
-			var r gatehouse.RuleLearned
-			if err := json.Unmarshal(e.Data, &r); err != nil {
-				return gatehouse.WrapError(gatehouse.EINTERNAL, "gateway.loadLearned", err, "")
+			r, ok := learnedRule(e)
+			if !ok {
+				return gatehouse.Errorf(gatehouse.EINTERNAL, "event %d: malformed rule.learned", e.Seq)
 			}
 			if !r.ExpiresAt.After(now) {
 				return nil
 			}
-			return g.learned.Add(policy.LearnedRule{ID: e.Subject, Match: r.Match, Pattern: r.Pattern, Agent: r.Agent,
-				CreatedBy: r.CreatedBy, FromAction: r.FromAction, CreatedAt: e.Time, ExpiresAt: r.ExpiresAt})
+			return g.learned.Add(r)
 		case gatehouse.EventRuleRemoved:
 			_ = g.learned.Remove(e.Subject) // it may have expired meanwhile
 		}

@@ -22,7 +22,16 @@ func (g *Gateway) observe(ctx context.Context, a *gatehouse.Action) {
 	if a.Analysis != nil {
 		o.Class, o.Risk = a.Analysis.Class, a.Analysis.Risk
 	}
-	for _, f := range g.tw.Observe(o) {
+	g.fire(ctx, g.tw.Observe(o))
+}
+
+// fire puts in force the halts and pauses of tripwires that fired. With
+// replicas, each counts every action, so two may cross one threshold from
+// the same counts: a tripwire's halt is fenced against halts this replica
+// has not applied yet, and not issued if one of the same tripwire and
+// scope is already in force.
+func (g *Gateway) fire(ctx context.Context, fired []tripwire.Fired) {
+	for _, f := range fired {
 		mode := gatehouse.ModePause
 		if f.Effect == tripwire.EffectHalt {
 			mode = gatehouse.ModeHalt

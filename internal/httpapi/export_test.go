@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/executor"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
@@ -47,7 +48,7 @@ func TestExportLinesRecomputeTheirHashes(t *testing.T) {
 	defer srv.Close()
 
 	var out bytes.Buffer
-	if err := httpapi.NewClient(srv.URL, "gadm_test").Export(ctx, url.Values{}, &out); err != nil {
+	if err := client.New(srv.URL, "gadm_test").Export(ctx, client.ExportQuery{}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var chain gatehouse.Chain
@@ -78,13 +79,21 @@ func TestExportLinesRecomputeTheirHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = httpapi.NewClient(srv.URL, tok).Export(ctx, url.Values{}, io.Discard)
+	err = client.New(srv.URL, tok).Export(ctx, client.ExportQuery{}, io.Discard)
 	if gatehouse.ErrorCode(err) != gatehouse.EFORBIDDEN {
 		t.Errorf("an agent exported: %v", err)
 	}
-	err = httpapi.NewClient(srv.URL, "gadm_test").Export(ctx, url.Values{"limit": {"3"}}, io.Discard)
-	if gatehouse.ErrorCode(err) != gatehouse.EINVALID {
-		t.Errorf("an unknown parameter: %v, want EINVALID", err)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/export?limit=3", nil)
+	req.Header.Set("Authorization", "Bearer gadm_test")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var er client.ErrorResponse
+	json.NewDecoder(resp.Body).Decode(&er)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || er.Error.Code != gatehouse.EINVALID {
+		t.Errorf("an unknown parameter: %s %+v, want 400 EINVALID", resp.Status, er)
 	}
 }
 

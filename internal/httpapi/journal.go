@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/report"
 )
@@ -17,15 +18,6 @@ import (
 // The endpoints that read the journal whole or in bulk: verify (with a
 // checkpoint's anchor), the head for checkpoints, the incident report and
 // the export.
-
-// Head is the answer to GET /v1/head: the newest event, as a checkpoint
-// signs it. Count is the number of events up to it (equal to Seq).
-type Head struct {
-	Seq   int64     `json:"seq"`
-	Hash  string    `json:"hash"`
-	Count int64     `json:"count"`
-	Time  time.Time `json:"time"`
-}
 
 // queryParams reads a query whose parameters each appear at most once and
 // are among allowed: a typo must not silently widen a query.
@@ -85,7 +77,7 @@ func (s *Server) head(w http.ResponseWriter, r *http.Request, p gatehouse.Princi
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Head{Seq: e.Seq, Hash: e.Hash, Count: e.Seq, Time: e.Time})
+	writeJSON(w, http.StatusOK, client.Head{Seq: e.Seq, Hash: e.Hash, Count: e.Seq, Time: e.Time})
 }
 
 // Incident formats: the query's format parameter and the content type of

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 )
 
@@ -33,16 +34,18 @@ type Server struct {
 func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s := &Server{gw: gw, log: log, now: time.Now, mux: http.NewServeMux()}
 	s.mux.HandleFunc("/healthz", s.healthz)
-	s.mux.HandleFunc("/v1/run", s.authed(s.run, http.MethodPost))
+	s.mux.HandleFunc("/v1/run", fullDuplex(s.authed(s.run, http.MethodPost)))
 	s.mux.HandleFunc("/v1/agents", s.authed(s.agents, http.MethodGet, http.MethodPost))
 	s.mux.HandleFunc("/v1/agents/{name}", s.authed(s.agent, http.MethodDelete))
 	s.mux.HandleFunc("/v1/actions", s.authed(s.actions, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
+	s.mux.HandleFunc("/v1/actions/{id}/diff", s.authed(s.diff, http.MethodGet))
+	s.mux.HandleFunc("/v1/rollback", s.authed(post(s, http.StatusOK, s.gw.Rollback), http.MethodPost))
 	s.mux.HandleFunc("/v1/verify", s.authed(s.verify, http.MethodGet))
 	s.mux.HandleFunc("/v1/head", s.authed(s.head, http.MethodGet))
 	s.mux.HandleFunc("/v1/incident", s.authed(s.incident, http.MethodGet))
 	s.mux.HandleFunc("/v1/export", s.authed(s.export, http.MethodGet))
-	s.mux.HandleFunc("/v1/actions/{id}/attach", s.authed(s.attach, http.MethodPost))
+	s.mux.HandleFunc("/v1/actions/{id}/attach", fullDuplex(s.authed(s.attach, http.MethodPost)))
 	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
 	s.mux.HandleFunc("/v1/actions/{id}/deny", s.authed(s.review(gatehouse.VerdictDeny), http.MethodPost))
 	s.mux.HandleFunc("/v1/pending", s.authed(get(s, s.gw.Pending), http.MethodGet))
@@ -53,14 +56,15 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/session-events", s.authed(post(s, http.StatusOK, s.gw.SessionEvent), http.MethodPost))
 	s.mux.HandleFunc("/v1/standing", s.authed(s.standing, http.MethodGet))
 	s.mux.HandleFunc("/v1/halts", s.authed(s.halts, http.MethodGet, http.MethodPost))
-	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req ResumeRequest) ([]*gatehouse.Halt, error) {
+	s.mux.HandleFunc("/v1/resume", s.authed(post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req client.ResumeRequest) ([]*gatehouse.Halt, error) {
 		return s.gw.Resume(ctx, p, req.Scope)
 	}), http.MethodPost))
 	s.mux.HandleFunc("/v1/status", s.authed(get(s, s.gw.Status), http.MethodGet))
 	s.mux.HandleFunc("/v1/policy", s.authed(get(s, s.gw.Policy), http.MethodGet))
 	s.mux.HandleFunc("/v1/policy/reload", s.authed(s.policyReload, http.MethodPost))
 	s.mux.HandleFunc("/v1/policy/test", s.authed(post(s, http.StatusOK, s.gw.TestPolicy), http.MethodPost))
-	s.mux.HandleFunc("/v1/policy/replay", s.authed(s.policyReplay, http.MethodPost))
+	s.mux.HandleFunc("/v1/policy/replay", s.authed(post(s, http.StatusOK, s.gw.ReplayPolicy), http.MethodPost))
+	s.credentialRoutes() // credentials.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	})
@@ -74,6 +78,27 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 func (s *Server) Handler() http.Handler { return s.mux }
 
 type handler func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal)
+
+// fullDuplex lets h answer while a streamed request body still comes (a
+// run with stdin frames, sent chunked): without it, HTTP/1.1 would read
+// the rest of the body before the first write of any answer, a refusal
+// included, and wait for ever on a client that keeps its stdin open. Such
+// a connection is not reused: net/http may go on reading a body that a
+// full-duplex handler left unread after the handler is done, which spoils
+// the connection for the next request.
+func fullDuplex(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			enableFullDuplex(w)
+		}
+		h(w, r)
+	}
+}
+
+func enableFullDuplex(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2 is full duplex anyway
+	w.Header().Set("Connection", "close")
+}
 
 // get is the handler of a GET that takes no parameters and answers with
 // what fetch returns (an empty list as [], never null).
@@ -176,7 +201,7 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	var req addAgentRequest
+	var req client.AddAgentRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return
@@ -184,12 +209,23 @@ func (s *Server) agents(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 	if req.Role == "" {
 		req.Role = gatehouse.RoleAgent
 	}
-	a, token, err := s.gw.AddIdentity(r.Context(), p, req.Name, req.Role)
+	if len(req.Workspaces) > 0 && req.Role != gatehouse.RoleAgent {
+		s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "only agents have workspaces"))
+		return
+	}
+	add := s.gw.AddIdentity
+	if len(req.Workspaces) > 0 {
+		add = func(ctx context.Context, p gatehouse.Principal, name string, _ gatehouse.Role) (*gatehouse.Agent, string, error) {
+			return s.gw.AddAgentWorkspaces(ctx, p, name, req.Workspaces)
+		}
+	}
+	a, token, err := add(r.Context(), p, req.Name, req.Role)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
+	writeJSON(w, http.StatusCreated, client.AgentToken{Name: a.Name, Role: a.Role, Token: token, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano),
+		Workspaces: a.Workspaces})
 }
 
 func (s *Server) agent(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
@@ -244,6 +280,22 @@ func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
 			}
 		case "grep":
 			f.Grep = val
+		case "system":
+			f.System = val
+		case "risk":
+			f.MinRisk, err = strconv.Atoi(val)
+			if err != nil || f.MinRisk < 0 || f.MinRisk > gatehouse.MaxRisk {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid risk %q: use 0 to %d", val, gatehouse.MaxRisk)
+			}
+		case "before":
+			f.Before, err = gatehouse.ParseCursor(val)
+		case "after":
+			f.After, err = gatehouse.ParseCursor(val)
+		case "oldest":
+			f.Oldest, err = strconv.ParseBool(val)
+			if err != nil {
+				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid oldest %q: use true or false", val)
+			}
 		case "trace":
 			f.Trace, err = gatehouse.ParseTraceID(val)
 		case "limit":
@@ -273,41 +325,72 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, p gatehouse.Prin
 	writeJSON(w, http.StatusOK, a)
 }
 
+func (s *Server) diff(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
+	if !s.noQuery(w, r) {
+		return
+	}
+	d, err := s.gw.Diff(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
 func (s *Server) run(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
-		return s.gw.Run(r.Context(), p, req, sink)
+	s.stream(w, r, func(ctx context.Context, req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+		return s.gw.Run(ctx, p, req, sink)
 	})
 }
 
 func (s *Server) attach(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	s.stream(w, r, func(req gateway.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
-		return s.gw.Attach(r.Context(), p, r.PathValue("id"), req, sink)
+	s.stream(w, r, func(ctx context.Context, req gatehouse.RunRequest, sink gateway.Sink) (*gatehouse.Action, error) {
+		return s.gw.Attach(ctx, p, r.PathValue("id"), req, sink)
 	})
 }
 
-// stream answers a run or attach request with NDJSON frames.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
-	var req gateway.RunRequest
-	if err := decodeBody(w, r, &req); err != nil {
+// stream answers a run or attach request with NDJSON frames; with stdin,
+// it reads the request's stdin frames meanwhile (see stdin.go).
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(context.Context, gatehouse.RunRequest, gateway.Sink) (*gatehouse.Action, error)) {
+	req, rest, err := decodeRun(r)
+	if err != nil {
 		s.error(w, r, err)
 		return
 	}
 	fw := &frameWriter{w: w}
 	sink := gateway.Sink{
-		Pending: func(a *gatehouse.Action) { fw.send(Frame{Type: FramePending, Action: a}) },
-		Started: func(a *gatehouse.Action) { fw.send(Frame{Type: FrameStarted, Action: a}) },
-		Stdout:  streamWriter{fw, FrameStdout},
-		Stderr:  streamWriter{fw, FrameStderr},
+		Pending: func(a *gatehouse.Action) { fw.send(client.Frame{Type: client.FramePending, Action: a}) },
+		Started: func(a *gatehouse.Action) { fw.send(client.Frame{Type: client.FrameStarted, Action: a}) },
+		Stdout:  streamWriter{fw, client.FrameStdout},
+		Stderr:  streamWriter{fw, client.FrameStderr},
 	}
-	a, err := do(req, sink)
+	ctx := r.Context()
+	if req.Stdin {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		in := readStdin(rest, cancel)
+		defer in.close(w)
+		sink.Stdin = in.pr
+		// Frames are read while the answer is written (whatever the body's
+		// length), and the connection is not reused: the body may be left
+		// unread (a command that never reads its stdin), and the read
+		// deadline that ends the drain is the connection's.
+		enableFullDuplex(w)
+		// The answer begins at once: a client holds its stdin back until
+		// the command starts, and until the answer has begun it cannot
+		// tell a gateway that went away from one that thinks.
+		fw.begin()
+	}
+	a, err := do(ctx, req, sink)
 	switch {
 	case err != nil && !fw.begun():
 		s.error(w, r, err)
 	case err != nil:
 		s.logError(r, err)
-		fw.send(Frame{Type: FrameError, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
+		fw.send(client.Frame{Type: client.FrameError, Error: &client.ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
 	default:
-		fw.send(Frame{Type: FrameFinished, Action: a})
+		fw.send(client.Frame{Type: client.FrameFinished, Action: a})
 	}
 }
 
@@ -315,23 +398,23 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, do func(gateway.
 // stream of a pending frame (if it waits for review) and a finished frame
 // with the action — status running means go ahead, denied means do not.
 func (s *Server) external(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	var req gateway.ExternalRequest
+	var req gatehouse.ExternalRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return
 	}
 	fw := &frameWriter{w: w}
 	a, err := s.gw.Request(r.Context(), p, req, gateway.Sink{
-		Pending: func(a *gatehouse.Action) { fw.send(Frame{Type: FramePending, Action: a}) },
+		Pending: func(a *gatehouse.Action) { fw.send(client.Frame{Type: client.FramePending, Action: a}) },
 	})
 	switch {
 	case err != nil && !fw.begun():
 		s.error(w, r, err)
 	case err != nil:
 		s.logError(r, err)
-		fw.send(Frame{Type: FrameError, Action: a, Error: &ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
+		fw.send(client.Frame{Type: client.FrameError, Action: a, Error: &client.ErrorBody{Code: gatehouse.ErrorCode(err), Message: gatehouse.ErrorMessage(err)}})
 	default:
-		fw.send(Frame{Type: FrameFinished, Action: a})
+		fw.send(client.Frame{Type: client.FrameFinished, Action: a})
 	}
 }
 
@@ -353,26 +436,9 @@ func (s *Server) standing(w http.ResponseWriter, r *http.Request, p gatehouse.Pr
 
 func (s *Server) review(verdict string) handler {
 	return func(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-		var req ReviewRequest
-		if err := decodeBody(w, r, &req); err != nil {
-			s.error(w, r, err)
-			return
-		}
-		var rem *gateway.Remember
-		if req.Remember != nil {
-			ttl, err := time.ParseDuration(req.Remember.TTL)
-			if err != nil && req.Remember.TTL != "" {
-				s.error(w, r, gatehouse.Errorf(gatehouse.EINVALID, "invalid ttl %q", req.Remember.TTL))
-				return
-			}
-			rem = &gateway.Remember{Match: req.Remember.Match, TTL: ttl, Scope: req.Remember.Scope, Pattern: req.Remember.Pattern}
-		}
-		a, err := s.gw.Review(r.Context(), p, r.PathValue("id"), verdict, req.Reason, rem)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, a)
+		post(s, http.StatusOK, func(ctx context.Context, p gatehouse.Principal, req gatehouse.ReviewRequest) (*gatehouse.Action, error) {
+			return s.gw.Review(ctx, p, r.PathValue("id"), verdict, req)
+		})(w, r, p)
 	}
 }
 
@@ -400,25 +466,6 @@ func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p gatehous
 	writeJSON(w, http.StatusOK, info)
 }
 
-func (s *Server) policyReplay(w http.ResponseWriter, r *http.Request, p gatehouse.Principal) {
-	var req ReplayRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	since, err := gatehouse.ParseTimeBound(req.Since, s.now())
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	rep, err := s.gw.ReplayPolicy(r.Context(), p, []byte(req.Policy), since)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
-}
-
 // frameWriter serialises frames from the executor's output goroutines and
 // flushes each, so the client sees output as it is produced. A client that
 // went away makes writes fail; that is ignored here — the request's context
@@ -431,19 +478,13 @@ type frameWriter struct {
 	enc   *json.Encoder
 }
 
-func (f *frameWriter) send(fr Frame) {
+func (f *frameWriter) send(fr client.Frame) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.dead {
 		return
 	}
-	if !f.start {
-		f.start = true
-		f.w.Header().Set("Content-Type", "application/x-ndjson")
-		f.w.Header().Set("X-Content-Type-Options", "nosniff")
-		f.w.WriteHeader(http.StatusOK)
-		f.enc = json.NewEncoder(f.w)
-	}
+	f.beginLocked()
 	// A client that stops reading must not stall the command's output (and
 	// with it the action's end) for ever: each frame gets a deadline, and a
 	// client that misses one gets nothing more. The record is unaffected.
@@ -451,6 +492,29 @@ func (f *frameWriter) send(fr Frame) {
 	_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
 	if f.enc.Encode(fr) != nil || rc.Flush() != nil {
 		f.dead = true
+	}
+}
+
+// begin answers 200 and starts the stream, before any frame: what follows,
+// errors included, comes as frames.
+func (f *frameWriter) begin() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.beginLocked()
+	rc := http.NewResponseController(f.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
+	if rc.Flush() != nil {
+		f.dead = true
+	}
+}
+
+func (f *frameWriter) beginLocked() {
+	if !f.start {
+		f.start = true
+		f.w.Header().Set("Content-Type", "application/x-ndjson")
+		f.w.Header().Set("X-Content-Type-Options", "nosniff")
+		f.w.WriteHeader(http.StatusOK)
+		f.enc = json.NewEncoder(f.w)
 	}
 }
 
@@ -469,7 +533,7 @@ type streamWriter struct {
 }
 
 func (s streamWriter) Write(p []byte) (int, error) {
-	s.f.send(Frame{Type: s.kind, Data: append([]byte(nil), p...)})
+	s.f.send(client.Frame{Type: s.kind, Data: append([]byte(nil), p...)})
 	return len(p), nil
 }
 
@@ -513,7 +577,7 @@ func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	code := gatehouse.ErrorCode(err)
-	writeJSON(w, statusOf(code), errorResponse{Error: ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
+	writeJSON(w, StatusOf(code), client.ErrorResponse{Error: client.ErrorBody{Code: code, Message: gatehouse.ErrorMessage(err)}})
 }
 
 func (s *Server) logError(r *http.Request, err error) {
@@ -553,7 +617,7 @@ func (s *Server) halts(w http.ResponseWriter, r *http.Request, p gatehouse.Princ
 		writeJSON(w, http.StatusOK, list)
 		return
 	}
-	var req gateway.HaltRequest
+	var req gatehouse.HaltRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.error(w, r, err)
 		return

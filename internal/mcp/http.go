@@ -9,8 +9,8 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 )
 
 // Authenticator establishes who a bearer token stands for
@@ -27,7 +27,7 @@ type Authenticator interface {
 func HTTPHandler(auth Authenticator, apiURL string, version string) http.Handler {
 	h := &httpHandler{auth: auth, owner: map[string]string{}}
 	h.mcp = sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
-		return NewServer(httpapi.NewClient(apiURL, bearer(r)), Options{Version: version, Session: r.Header.Get("X-Gatehouse-Session")})
+		return NewServer(client.New(apiURL, bearer(r)), Options{Version: version, Session: r.Header.Get("X-Gatehouse-Session")})
 	}, nil)
 	return h
 }
@@ -44,16 +44,26 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// agentToken returns the request's bearer token if it is an agent's;
+// otherwise it answers 401 or 403 and returns false.
+func agentToken(w http.ResponseWriter, r *http.Request, auth Authenticator) (string, bool) {
 	tok := bearer(r)
-	p, err := h.auth.Authenticate(r.Context(), tok)
+	p, err := auth.Authenticate(r.Context(), tok)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 		http.Error(w, `{"error":{"code":"EUNAUTHORIZED","message":"`+gatehouse.ErrorMessage(err)+`"}}`, http.StatusUnauthorized)
-		return
+		return "", false
 	}
 	if p.Role != gatehouse.RoleAgent {
 		http.Error(w, `{"error":{"code":"EFORBIDDEN","message":"MCP is for agents: use an agent's token"}}`, http.StatusForbidden)
+		return "", false
+	}
+	return tok, true
+}
+
+func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tok, ok := agentToken(w, r, h.auth)
+	if !ok {
 		return
 	}
 	hash := gateway.HashToken(tok)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 type withToken struct {
@@ -24,9 +26,9 @@ func (w withToken) RoundTrip(r *http.Request) (*http.Response, error) {
 // the Authorization header, the same tools, the same journal.
 func TestStreamableHTTP(t *testing.T) {
 	dir := t.TempDir()
-	addr, admin := startDaemon(t, policy)
+	addr, adminTok := startDaemonToken(t, policy)
+	admin := client.New("http://"+addr, adminTok)
 	ctx := context.Background()
-	adminTok := admin.Token
 	tok, err := admin.AddAgent(ctx, "http-agent")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestStreamableHTTP(t *testing.T) {
 	if !isErr || !strings.Contains(got, "no-rm") {
 		t.Fatalf("denied run_command: isError=%v %q", isErr, got)
 	}
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

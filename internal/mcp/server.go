@@ -24,8 +24,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 // Options are what the server says about its agent's calls.
@@ -41,7 +40,7 @@ const maxRead = 1 << 20
 
 // NewServer returns an MCP server whose tools act through cl (an agent's
 // client of the daemon).
-func NewServer(cl *httpapi.Client, opts Options) *sdk.Server {
+func NewServer(cl *client.Client, opts Options) *sdk.Server {
 	if opts.Cwd == "" {
 		opts.Cwd, _ = os.Getwd()
 	}
@@ -56,7 +55,7 @@ func NewServer(cl *httpapi.Client, opts Options) *sdk.Server {
 }
 
 type tools struct {
-	cl   *httpapi.Client
+	cl   *client.Client
 	opts Options
 }
 
@@ -66,6 +65,7 @@ type RunCommandIn struct {
 	Cwd            string `json:"cwd,omitempty" jsonschema:"working directory (default: the server's)"`
 	Intent         string `json:"intent,omitempty" jsonschema:"why you run it, for the journal and reviewers"`
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty" jsonschema:"kill it after this many seconds"`
+	System         string `json:"system,omitempty" jsonschema:"the system it acts on (e.g. github): the credentials the gateway grants you for it are put into its environment, never shown to you"`
 }
 
 // RunCommandOut is run_command's result.
@@ -78,14 +78,11 @@ type RunCommandOut struct {
 
 func (t *tools) runCommand(ctx context.Context, _ *sdk.CallToolRequest, in RunCommandIn) (*sdk.CallToolResult, RunCommandOut, error) {
 	var stdout, stderr bytes.Buffer
-	req := gateway.RunRequest{Shell: true, Command: in.Command, Cwd: t.abs(in.Cwd), Intent: in.Intent,
+	req := gatehouse.RunRequest{Shell: true, Command: in.Command, Cwd: t.abs(in.Cwd), Intent: in.Intent, System: in.System,
 		Session: t.opts.Session, Model: t.opts.Model, TimeoutMS: int64(in.TimeoutSeconds) * 1000}
-	a, err := t.cl.Run(ctx, req, &capped{w: &stdout}, &capped{w: &stderr}, httpapi.Hooks{})
+	a, err := t.cl.Run(ctx, req, client.RunOptions{Stdout: &capped{w: &stdout}, Stderr: &capped{w: &stderr}})
 	if err != nil {
-		return nil, RunCommandOut{}, refusal(err)
-	}
-	if a.Status == gatehouse.StatusDenied {
-		return nil, RunCommandOut{}, fmt.Errorf("gatehouse: %s (action %s)", a.Error, a.ID)
+		return nil, RunCommandOut{}, refusal(a, err)
 	}
 	out := RunCommandOut{Action: a.ID, ExitCode: -1, Stdout: stdout.String(), Stderr: stderr.String()}
 	if a.ExitCode != nil {
@@ -212,22 +209,18 @@ func (t *tools) httpRequest(ctx context.Context, _ *sdk.CallToolRequest, in HTTP
 // goes with what it sends.
 func (t *tools) external(ctx context.Context, kind gatehouse.Kind, tool, command string, input any, do func(a *gatehouse.Action) (string, error)) error {
 	raw, _ := json.Marshal(input)
-	a, err := t.cl.Request(ctx, gateway.ExternalRequest{Kind: kind, Tool: tool, Command: command, Input: raw,
-		Session: t.opts.Session, Model: t.opts.Model, Cwd: t.opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp"}}, httpapi.Hooks{})
+	a, err := t.cl.Request(ctx, gatehouse.ExternalRequest{Kind: kind, Tool: tool, Command: command, Input: raw,
+		Session: t.opts.Session, Model: t.opts.Model, Cwd: t.opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp"}}, nil)
 	if err != nil {
-		return refusal(err)
+		return refusal(a, err)
 	}
 	if a.Status != gatehouse.StatusRunning {
-		reason := a.Error
-		if reason == "" {
-			reason = string(a.Status)
-		}
-		return fmt.Errorf("gatehouse: %s (action %s)", reason, a.ID)
+		return fmt.Errorf("gatehouse: action %s is %s, not running", a.ID, a.Status)
 	}
 	start := time.Now()
 	resp, doErr := do(a)
 	d := float64(time.Since(start).Microseconds()) / 1000
-	out := gateway.ExternalOutcome{ID: a.ID, Response: resp, DurationMS: &d}
+	out := gatehouse.ExternalOutcome{ID: a.ID, Response: resp, DurationMS: &d}
 	if doErr != nil {
 		out.Failed, out.Error = true, doErr.Error()
 	}
@@ -247,8 +240,13 @@ func (t *tools) abs(p string) string {
 	return filepath.Clean(p)
 }
 
-// refusal turns a gateway error into the tool error the agent reads.
-func refusal(err error) error {
+// refusal turns a gateway error into the tool error the agent reads: the
+// reason and the action for one the gateway refused, else the message and
+// the code.
+func refusal(a *gatehouse.Action, err error) error {
+	if gatehouse.ErrorCode(err) == gatehouse.EREFUSED && a != nil {
+		return fmt.Errorf("gatehouse: %s (action %s)", gatehouse.ErrorMessage(err), a.ID)
+	}
 	return fmt.Errorf("gatehouse: %s (%s)", gatehouse.ErrorMessage(err), gatehouse.ErrorCode(err))
 }
 

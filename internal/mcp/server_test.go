@@ -13,9 +13,8 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/client"
 	"github.com/gatehouse-dev/gatehouse/internal/daemon"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 )
 
@@ -34,7 +33,14 @@ rules:
 
 // startDaemon starts a real daemon on loopback with policy pol and returns
 // its address and an admin client.
-func startDaemon(t *testing.T, pol string) (string, *httpapi.Client) {
+func startDaemon(t *testing.T, pol string) (string, *client.Client) {
+	t.Helper()
+	addr, adminTok := startDaemonToken(t, pol)
+	return addr, client.New("http://"+addr, adminTok)
+}
+
+// startDaemonToken is startDaemon, returning the admin token.
+func startDaemonToken(t *testing.T, pol string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := daemon.DefaultConfig()
@@ -56,12 +62,12 @@ func startDaemon(t *testing.T, pol string) (string, *httpapi.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d.Addr(), httpapi.NewClient("http://"+d.Addr(), adminTok)
+	return d.Addr(), adminTok
 }
 
 // session connects a Go SDK client to a Gatehouse MCP server whose agent
 // acts through a real daemon on loopback.
-func session(t *testing.T) (*sdk.ClientSession, *httpapi.Client, string) {
+func session(t *testing.T) (*sdk.ClientSession, *client.Client, string) {
 	t.Helper()
 	dir := t.TempDir()
 	addr, admin := startDaemon(t, policy)
@@ -74,7 +80,7 @@ func session(t *testing.T) (*sdk.ClientSession, *httpapi.Client, string) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := mcp.NewServer(httpapi.NewClient("http://"+addr, tok.Token), mcp.Options{Session: "mcp-1", Cwd: work})
+	srv := mcp.NewServer(client.New("http://"+addr, tok.Token), mcp.Options{Session: "mcp-1", Cwd: work})
 	st, ct := sdk.NewInMemoryTransports()
 	if _, err := srv.Connect(ctx, st, nil); err != nil {
 		t.Fatal(err)
@@ -146,7 +152,7 @@ func TestTools(t *testing.T) {
 		t.Error("a denied write happened")
 	}
 	// Every call is journaled as an action of the agent, in the session.
-	acts, err := admin.Actions(ctx, nil)
+	acts, err := admin.Actions(ctx, client.ActionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +172,7 @@ func TestTools(t *testing.T) {
 		}
 	}
 	// A halt turns every tool into a tool error naming it.
-	if _, err := admin.Halt(ctx, gateway.HaltRequest{Scope: gatehouse.Scope{Agent: "mcp-agent"}, Reason: "incident"}); err != nil {
+	if _, err := admin.Halt(ctx, gatehouse.HaltRequest{Scope: gatehouse.Scope{Agent: "mcp-agent"}, Reason: "incident"}); err != nil {
 		t.Fatal(err)
 	}
 	for tool, args := range map[string]map[string]any{"run_command": {"command": "echo x"}, "read_file": {"path": "notes.txt"}} {

@@ -4,22 +4,20 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sync"
 	"testing"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
-	"github.com/gatehouse-dev/gatehouse/internal/mcp"
+	"github.com/gatehouse-dev/gatehouse/client"
 )
 
 // actionByTrace finds the one action a traceparent names, as
 // `gatehouse log --trace` does.
-func actionByTrace(t *testing.T, admin *httpapi.Client, traceparent string) *gatehouse.Action {
+func actionByTrace(t *testing.T, admin *client.Client, traceparent string) *gatehouse.Action {
 	t.Helper()
-	acts, err := admin.Actions(context.Background(), url.Values{"trace": {traceparent}})
+	acts, err := admin.Actions(context.Background(), client.ActionQuery{Trace: traceparent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,46 +59,30 @@ func TestHTTPRequestCarriesTraceparent(t *testing.T) {
 }
 
 // The proxy's forwarded tools/call carries the action's traceparent in
-// _meta.
+// _meta, in place of one the agent sent (and without the agent's
+// tracestate, which belongs to the agent's trace); the agent's other _meta
+// goes on.
 func TestProxyCarriesTraceparent(t *testing.T) {
-	addr, admin := startDaemon(t, "version: 1\ndefault: allow\n")
-	ctx := context.Background()
-	tok, err := admin.AddAgent(ctx, "proxied")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var meta sdk.Meta
 	up := sdk.NewServer(&sdk.Implementation{Name: "up"}, nil)
 	sdk.AddTool(up, &sdk.Tool{Name: "ping"}, func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
 		meta = req.Params.Meta
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "pong"}}}, nil, nil
 	})
-	upS, upC := sdk.NewInMemoryTransports()
-	if _, err := up.Connect(ctx, upS, nil); err != nil {
-		t.Fatal(err)
-	}
-	upc, err := sdk.NewClient(&sdk.Implementation{Name: "gatehouse"}, nil).Connect(ctx, upC, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &mcp.Proxy{Name: "up", Upstream: upc, Client: httpapi.NewClient("http://"+addr, tok.Token), Opts: mcp.Options{Session: "px", Cwd: t.TempDir()}}
-	srv, err := p.Server(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pS, pC := sdk.NewInMemoryTransports()
-	if _, err := srv.Connect(ctx, pS, nil); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "agent"}, nil).Connect(ctx, pC, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	if out, isErr := call(t, cs, "ping", map[string]any{}); isErr || out != "pong" {
-		t.Fatalf("ping: %q %v", out, isErr)
+	cs, admin := proxied(t, "version: 1\ndefault: allow\n", inMemory(t, up), nil)
+	agents := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "ping", Arguments: map[string]any{},
+		Meta: sdk.Meta{"traceparent": agents, "tracestate": "x=1", "mine": "kept"}})
+	if err != nil || res.IsError {
+		t.Fatalf("ping: %+v %v", res, err)
 	}
 	tp, _ := meta["traceparent"].(string)
+	if tp == agents {
+		t.Fatalf("the agent's traceparent was forwarded: %v", meta)
+	}
+	if _, ok := meta["tracestate"]; ok || meta["mine"] != "kept" {
+		t.Errorf("forwarded _meta %v: want the agent's own fields but no tracestate", meta)
+	}
 	a := actionByTrace(t, admin, tp)
 	if a.Command != "mcp__up__ping" || a.Traceparent() != tp {
 		t.Errorf("_meta.traceparent %q is not its action's (%s %q)", tp, a.Command, a.Traceparent())

@@ -153,6 +153,10 @@ type store struct {
 	x *Exporter
 }
 
+// Unwrap returns the store s wraps, for those who need more of it than
+// gatehouse.Store (a snapshot to verify in, say).
+func (s *store) Unwrap() gatehouse.Store { return s.Store }
+
 func (s *store) Append(ctx context.Context, events ...gatehouse.Event) ([]gatehouse.Event, error) {
 	linked, err := s.Store.Append(ctx, events...)
 	if err == nil {

@@ -151,7 +151,7 @@ func BenchmarkLearnedExact(b *testing.B) {
 				if i%2 == 0 {
 					agent = fmt.Sprintf("agent-%d", i%100)
 				}
-				r := policy.LearnedRule{ID: fmt.Sprintf("l%d", i), Match: "exact", Agent: agent,
+				r := gatehouse.LearnedRule{ID: fmt.Sprintf("l%d", i), Match: "exact", Agent: agent,
 					Pattern: fmt.Sprintf("make deploy-%d ENV=staging --verbose", i), CreatedBy: "alice", CreatedAt: t0}
 				if err := l.Add(r); err != nil {
 					b.Fatal(err)

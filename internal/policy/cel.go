@@ -10,6 +10,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -41,6 +42,11 @@ type actionVars struct {
 	Cwd     string   `cel:"cwd"`
 	System  string   `cel:"system"`
 	Intent  string   `cel:"intent"`
+	Stdin   bool     `cel:"stdin"`
+	// Credentials names the secrets the action is granted (the
+	// configuration's credentials section): rules can hold any action
+	// that would run with one for review unless it is what it is for.
+	Credentials []string `cel:"credentials"`
 }
 
 type analysisVars struct {
@@ -71,12 +77,14 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 			reflect.TypeFor[actionVars](),
 			reflect.TypeFor[analysisVars](),
 			reflect.TypeFor[commandVars](),
+			reflect.TypeFor[mcpVars](),
 			ext.ParseStructTags(true),
 		),
 		ext.Strings(),
 		ext.Lists(),
 		cel.Variable("action", cel.ObjectType("policy.actionVars")),
 		cel.Variable("analysis", cel.ObjectType("policy.analysisVars")),
+		cel.Variable("mcp", cel.ObjectType("policy.mcpVars")),
 		cel.Variable("now", cel.TimestampType),
 	)
 })
@@ -96,8 +104,10 @@ type condition struct {
 }
 
 // sizeBounds bounds every list (its length) and every string (its length
-// in bytes) in an action and its analysis; the command string and argv's
-// strings, which are much longer than the rest, have their own bound.
+// in bytes) in an action and its analysis, and mcp's server and tool; the
+// command string and argv's strings, which are much longer than the rest,
+// have their own bound. mcp.arguments has none: an expression over them
+// is always evaluated with its cost tracked.
 type sizeBounds struct{ list, str, cmd int }
 
 // sizeTiers are the bounds tried: every combination of these.
@@ -125,7 +135,10 @@ type boundedSizes struct{ b sizeBounds }
 
 func (e boundedSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	path := n.Path()
-	if len(path) == 0 || (path[0] != "action" && path[0] != "analysis") {
+	if len(path) == 0 || (path[0] != "action" && path[0] != "analysis" && path[0] != "mcp") {
+		return nil
+	}
+	if path[0] == "mcp" && (len(path) < 2 || path[1] == "arguments") {
 		return nil
 	}
 	switch n.Type().Kind() {
@@ -211,12 +224,16 @@ func inputSizes(a *gatehouse.Action, an *gatehouse.Analysis) sizeBounds {
 	}
 	str(a.Agent, a.Session, a.Model, string(a.Kind), a.Cwd, a.System, a.Intent,
 		string(an.Class), an.ParseError)
+	if server, tool, ok := mcpName(a); ok {
+		str(server, tool)
+	}
 	in.cmd, in.list = len(a.Command), len(a.Argv)
 	for _, s := range a.Argv {
 		in.cmd = max(in.cmd, len(s))
 	}
 	list(an.Reasons)
 	list(an.Targets)
+	list(credentialNames(a))
 	in.list = max(in.list, len(an.Commands))
 	for i := range an.Commands {
 		c := &an.Commands[i]
@@ -251,10 +268,25 @@ func activation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) (cel
 		"action": &actionVars{
 			Agent: a.Agent, Session: a.Session, Model: a.Model, Kind: string(a.Kind),
 			Command: a.Command, Argv: a.Argv, Cwd: a.Cwd, System: a.System, Intent: a.Intent,
+			Stdin:       a.Stdin,
+			Credentials: credentialNames(a),
 		},
 		"analysis": av,
 		"now":      now,
+		"mcp":      lazyMCP(a),
 	})
+}
+
+// lazyMCP returns the `mcp` variable as a lazy value: the arguments are
+// decoded only if an expression uses them, and once per decision.
+func lazyMCP(a *gatehouse.Action) func() ref.Val {
+	var v ref.Val
+	return func() ref.Val {
+		if v == nil {
+			v = mcpValue(a)
+		}
+		return v
+	}
 }
 
 // eval runs the condition on inputs of the given sizes. Anything but a
@@ -289,4 +321,13 @@ func normClass(c gatehouse.Class) gatehouse.Class {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// credentialNames lists the secrets a is granted, never nil.
+func credentialNames(a *gatehouse.Action) []string {
+	out := make([]string, 0, len(a.Credentials))
+	for _, c := range a.Credentials {
+		out = append(out, c.Secret)
+	}
+	return out
 }

@@ -20,7 +20,7 @@ rules:
       action.agent == "claude" && action.session == "s-1" && action.model == "m" &&
       action.kind == "shell" && action.command == "sudo rm -rf build" &&
       action.argv == ["/bin/sh", "-c", "sudo rm -rf build"] && action.cwd == "/home/user/project" &&
-      action.system == "prod-1" && action.intent == "clean" &&
+      action.system == "prod-1" && action.intent == "clean" && action.stdin &&
       analysis.class == "destructive" && analysis.risk == 80 && analysis.reasons.size() == 1 &&
       analysis.targets == ["build"] && analysis.parse_error == "" &&
       analysis.commands.size() == 1 && analysis.commands[0].name == "rm" &&
@@ -31,9 +31,40 @@ rules:
       now == timestamp("2026-12-04T12:00:00Z")
 `)
 	a := shellAction("claude", "sudo rm -rf build")
-	a.Model, a.System, a.Intent = "m", "prod-1", "clean"
+	a.Model, a.System, a.Intent, a.Stdin = "m", "prod-1", "clean", true
 	if got := decide(p, a, nil); got.Decision.Rule != "vars" {
 		t.Errorf("decided by %q (%s), want vars", got.Decision.Rule, got.Decision.Reason)
+	}
+}
+
+// TestCELCredentials: a rule can hold for review whatever would run with
+// a credential, unless it is the program the credential is for.
+func TestCELCredentials(t *testing.T) {
+	p := mustParse(t, `
+version: 1
+default: allow
+rules:
+  - id: gh-token-only-for-gh
+    effect: review
+    reason: runs with GITHUB_TOKEN but is not gh
+    when: '"GITHUB_TOKEN" in action.credentials && !(analysis.commands.size() == 1 && analysis.commands[0].name == "gh")'
+`)
+	gh := []gatehouse.CredentialRef{{Secret: "GITHUB_TOKEN", Env: "GH_TOKEN"}}
+	for _, tc := range []struct {
+		cmd   string
+		creds []gatehouse.CredentialRef
+		want  gatehouse.Effect
+	}{
+		{"gh pr list", gh, gatehouse.EffectAllow},
+		{"sh -c 'echo $GH_TOKEN | base64'", gh, gatehouse.EffectReview},
+		{"gh pr list | tee out", gh, gatehouse.EffectReview},
+		{"echo $GH_TOKEN", nil, gatehouse.EffectAllow},
+	} {
+		a := shellAction("ci", tc.cmd)
+		a.Credentials = tc.creds
+		if got := decide(p, a, nil); got.Decision.Effect != tc.want {
+			t.Errorf("%q with %v: %s (%s), want %s", tc.cmd, tc.creds, got.Decision.Effect, got.Decision.Reason, tc.want)
+		}
 	}
 }
 
@@ -58,7 +89,7 @@ rules:
     max_class: irreversible
 `)
 	l := policy.NewLearned()
-	must(t, l.Add(policy.LearnedRule{ID: "ls", Match: "exact", Pattern: "ls", CreatedBy: "alice", CreatedAt: t0}))
+	must(t, l.Add(gatehouse.LearnedRule{ID: "ls", Match: "exact", Pattern: "ls", CreatedBy: "alice", CreatedAt: t0}))
 
 	got := decide(p, shellAction("a", "ls"), l)
 	if got.Decision.Effect != gatehouse.EffectReview || got.Decision.Rule != "reads" {
@@ -126,6 +157,7 @@ func TestCELDocumented(t *testing.T) {
 		`analysis.commands.map(c, c.targets).flatten().distinct().sort().slice(0, 0).size() == 0`,
 		`analysis.commands.exists_one(c, c.dynamic) || analysis.reasons.filter(r, r.endsWith("x")).size() == 0`,
 		`action.argv.size() >= 0 && action.cwd.matches("^/")`,
+		`action.stdin && analysis.commands.exists(c, c.reasons.exists(r, r.contains("standard input")))`,
 	} {
 		src := "version: 1\nrules:\n  - id: r\n    effect: deny\n    reason: r\n    when: '" + strings.ReplaceAll(expr, "'", "''") + "'\n"
 		if _, err := policy.Parse([]byte(src), policy.Options{}); err != nil {

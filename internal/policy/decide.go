@@ -21,6 +21,9 @@ type Result struct {
 	OnTimeout  string             // for review: OnTimeoutDeny or OnTimeoutEscalate
 	EscalateTo []string           // for review: groups to notify on escalation
 	Revision   string             // the revision of the policy that decided
+	// Undo holds the matching rule's undo templates rendered for the
+	// action (kept when a learned rule allows what the rule reviewed).
+	Undo []gatehouse.Undo
 }
 
 // notAnalysed stands in for a missing analysis: nothing is known about
@@ -75,8 +78,10 @@ func (p *Policy) Decide(a *gatehouse.Action, an *gatehouse.Analysis, learned *Le
 	}
 
 	var res Result
+	var undo []gatehouse.Undo
 	if hit != nil {
 		res = p.resultOf(hit.info)
+		undo = hit.renderUndo(a, an)
 	} else {
 		res = p.resultOf(p.Default())
 	}
@@ -108,13 +113,14 @@ func (p *Policy) Decide(a *gatehouse.Action, an *gatehouse.Analysis, learned *Le
 			}
 		}
 	}
+	res.Undo = undo
 	d.Policy = res.Revision
 	d.Approvals, d.TimeoutMS, d.OnTimeout = res.Approvals, res.Timeout.Milliseconds(), res.OnTimeout
 	d.Reviewers = append([]string(nil), res.EscalateTo...)
 	return res
 }
 
-func (p *Policy) resultOf(info RuleInfo) Result {
+func (p *Policy) resultOf(info gatehouse.RuleInfo) Result {
 	return Result{
 		Decision:   gatehouse.Decision{Effect: info.Effect, Rule: info.ID, Reason: info.Reason},
 		Approvals:  info.Approvals,
@@ -153,6 +159,15 @@ func newEvaluation(a *gatehouse.Action, an *gatehouse.Analysis, now time.Time) *
 func (e *evaluation) rule(r *rule) (verdict, error) {
 	if !r.matchStatic(e.a, e.sev, e.risk) {
 		return noMatch, nil
+	}
+	if r.mcpTools != nil {
+		_, tool, ok := mcpName(e.a)
+		if !ok {
+			return evalError, fmt.Errorf("mcp_tool: the call's command %q is not mcp__%s__TOOL", e.a.Command, e.a.System)
+		}
+		if !r.mcpTools.match(tool) {
+			return noMatch, nil
+		}
 	}
 	if r.when == nil {
 		return match, nil

@@ -17,6 +17,7 @@
 //	    session: ["s-*"]
 //	    system: ["prod-*"]
 //	    kind: [shell]
+//	    mcp_tool: ["delete_*"]    # MCP tool calls of these tools (see mcp.go)
 //	    command: {prefix: "git "} # exactly one of exact, prefix, glob, regex (each a string or list)
 //	    class: [read]             # the analysis class is one of these
 //	    max_class: write          # the analysis class is no more severe
@@ -77,7 +78,8 @@
 // `when` expressions see action (agent, session, model, kind, command,
 // argv, cwd, system, intent), analysis (class, risk, reasons, targets,
 // parse_error, commands: list of {name, args, wrappers, class, risk,
-// reasons, targets, dynamic}) and now (a timestamp), with the standard
+// reasons, targets, dynamic}), mcp (server, tool, arguments: an MCP tool
+// call's, empty for other kinds; see mcp.go) and now (a timestamp), with the standard
 // library plus cel-go's strings and lists extensions. Variables are
 // native Go structs, so a misspelt field is a load-time error. Programs
 // are compiled at load and safe for concurrent use. Tracking the cost

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -25,9 +27,10 @@ type example struct {
 	node  *yaml.Node
 	cmd   string
 	set   map[string]string // fields given in the mapping form
+	args  json.RawMessage   // arguments: of an MCP tool call, as JSON
 }
 
-var exampleFields = []string{"command", "agent", "session", "system", "kind", "cwd", "model", "intent"}
+var exampleFields = []string{"command", "agent", "session", "system", "kind", "cwd", "model", "intent", "arguments"}
 
 func (l *loader) examples(f field, rule string) []example {
 	if f.val.Kind != yaml.MappingNode {
@@ -48,6 +51,10 @@ func (l *loader) examples(f field, rule string) []example {
 			case n.Kind == yaml.MappingNode:
 				ex.set = map[string]string{}
 				for _, xf := range l.fields(n, rule, "an example", exampleFields) {
+					if xf.name == "arguments" {
+						ex.args = l.arguments(xf, "examples."+ef.name+".arguments", rule)
+						continue
+					}
 					s, ok := l.str(field{"examples." + ef.name + "." + xf.name, xf.key, xf.val}, rule)
 					if !ok {
 						continue
@@ -60,7 +67,7 @@ func (l *loader) examples(f field, rule string) []example {
 					continue
 				}
 				if k, ok := ex.set["kind"]; ok && !gatehouse.Kind(k).Valid() {
-					l.addf(n, rule, "examples.%s: %q is not an action kind (shell)", ef.name, k)
+					l.addf(n, rule, "examples.%s: %q is not an action kind (shell, file_write, file_read, http, mcp_tool)", ef.name, k)
 					continue
 				}
 			default:
@@ -73,10 +80,30 @@ func (l *loader) examples(f field, rule string) []example {
 	return out
 }
 
+// arguments reads an example's arguments: a mapping, kept as the JSON
+// object a tool call would carry.
+func (l *loader) arguments(f field, name, rule string) json.RawMessage {
+	if f.val.Kind != yaml.MappingNode {
+		l.addf(f.val, rule, "%s: must be a mapping (the tool call's arguments), not %s", name, describe(f.val))
+		return nil
+	}
+	var v map[string]any
+	if err := f.val.Decode(&v); err != nil {
+		l.addf(f.val, rule, "%s: %v", name, err)
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		l.addf(f.val, rule, "%s: cannot be written as JSON: %v", name, err)
+		return nil
+	}
+	return b
+}
+
 // checkExamples decides every example with the finished policy. A match
 // example must be decided by its rule, with its rule's effect; a no_match
 // example must not match its rule at all (whatever decides it).
-func (l *loader) checkExamples(p *Policy, rules []parsed, analyze Analyzer, now time.Time) {
+func (l *loader) checkExamples(p *Policy, rules []parsed, opts Options, now time.Time) {
 	cache := map[string]*gatehouse.Analysis{}
 	for _, pr := range rules {
 		r := pr.r
@@ -86,11 +113,21 @@ func (l *loader) checkExamples(p *Policy, rules []parsed, analyze Analyzer, now 
 				l.addf(ex.node, pr.label, "example %q: cannot make up an agent, session or system this rule covers; write the example as a mapping that sets them", ex.cmd)
 				continue
 			}
-			an, ok := cache[a.Command]
+			if ex.args != nil && a.Kind != gatehouse.KindMCPTool {
+				l.addf(ex.node, pr.label, "example %q: arguments are those of an MCP tool call, and this example is of kind %s (set kind: mcp_tool)", ex.cmd, a.Kind)
+				continue
+			}
+			key := string(a.Kind) + "\x00" + a.Command
+			an, ok := cache[key]
 			if !ok {
-				v := analyze(a.Command)
+				var v gatehouse.Analysis
+				if opts.AnalyzeAction != nil {
+					v = opts.AnalyzeAction(a)
+				} else {
+					v = opts.Analyze(a.Command)
+				}
 				an = &v
-				cache[a.Command] = an
+				cache[key] = an
 			}
 			if ex.match {
 				res := p.Decide(a, an, nil, now)
@@ -129,8 +166,11 @@ func exampleAction(r *rule, ex example) (*gatehouse.Action, bool) {
 		Agent:   ExampleAgent,
 		Session: ExampleSession,
 	}
-	if len(r.kinds) > 0 {
+	switch {
+	case len(r.kinds) > 0:
 		a.Kind = r.kinds[0]
+	case r.mcpTools != nil, ex.args != nil:
+		a.Kind = gatehouse.KindMCPTool // only MCP calls have arguments
 	}
 	ok := true
 	pick := func(s *nameSet, dst *string) {
@@ -167,8 +207,25 @@ func exampleAction(r *rule, ex example) (*gatehouse.Action, bool) {
 			a.Intent = v
 		}
 	}
-	// Values the mapping sets explicitly need no made-up sample.
-	if !ok && ex.set != nil {
+	if a.Kind != gatehouse.KindShell {
+		a.Argv, a.Shell = nil, false
+	}
+	derived := false
+	if a.Kind == gatehouse.KindMCPTool {
+		// An MCP call names its server (mcp__SERVER__TOOL), as the proxy
+		// and the hook make it: that is its system, unless the example
+		// says otherwise.
+		if _, set := ex.set["system"]; !set {
+			if parts := strings.SplitN(a.Command, "__", 3); len(parts) == 3 && parts[0] == "mcp" {
+				a.System, derived = parts[1], true
+			}
+		}
+		a.Tool = strings.TrimPrefix(a.Command, "mcp__"+a.System+"__")
+		a.Input = ex.args
+	}
+	// Values the mapping or the name sets explicitly need no made-up
+	// sample.
+	if !ok && (ex.set != nil || derived) {
 		ok = (r.agents == nil || r.agents.match(a.Agent)) &&
 			(r.sessions == nil || r.sessions.match(a.Session)) &&
 			(r.systems == nil || r.systems.match(a.System))

@@ -17,26 +17,14 @@ const (
 	LearnGlob   = "glob"
 )
 
-// LearnedRule is an "approve and remember" rule: a reviewer approved an
-// action and chose to allow its like from then on, without review.
-type LearnedRule struct {
-	ID         string    `json:"id"`
-	Match      string    `json:"match"`   // LearnExact, LearnPrefix or LearnGlob
-	Pattern    string    `json:"pattern"` // the command, its prefix or a command glob
-	Agent      string    `json:"agent"`   // the agent it applies to; "" for every agent
-	CreatedBy  string    `json:"created_by"`
-	FromAction string    `json:"from_action"` // the action whose approval created it
-	CreatedAt  time.Time `json:"created_at"`
-	ExpiresAt  time.Time `json:"expires_at"` // zero: never
-}
-
-func (r *LearnedRule) live(now time.Time) bool {
+// live reports whether r is in force at now.
+func live(r *gatehouse.LearnedRule, now time.Time) bool {
 	return r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)
 }
 
 // before orders rules by creation, then id: when several match, the
 // oldest decides, so a decision does not depend on map order.
-func (r *LearnedRule) before(o *LearnedRule) bool {
+func before(r, o *gatehouse.LearnedRule) bool {
 	if !r.CreatedAt.Equal(o.CreatedAt) {
 		return r.CreatedAt.Before(o.CreatedAt)
 	}
@@ -72,7 +60,7 @@ type Learned struct {
 type exactKey struct{ agent, command string }
 
 type learnedEntry struct {
-	r LearnedRule
+	r gatehouse.LearnedRule
 	g *glob // for globs
 }
 
@@ -91,7 +79,7 @@ var learnedID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 // unknown match kind, an empty, unfinished or over-reaching pattern, a bad
 // agent name, no creator, a missing creation time or an expiry not after
 // it) and ECONFLICT if a rule with the same id exists.
-func (l *Learned) Add(r LearnedRule) error {
+func (l *Learned) Add(r gatehouse.LearnedRule) error {
 	e := &learnedEntry{r: r}
 	if err := validateLearned(e); err != nil {
 		return err
@@ -221,7 +209,7 @@ func (l *Learned) Prune(now time.Time) int {
 	defer l.mu.Unlock()
 	n := 0
 	for _, e := range l.byID {
-		if !e.r.live(now) {
+		if !live(&e.r, now) {
 			l.remove(e)
 			n++
 		}
@@ -230,23 +218,23 @@ func (l *Learned) Prune(now time.Time) int {
 }
 
 // List returns the rules not expired at now, oldest first.
-func (l *Learned) List(now time.Time) []LearnedRule {
+func (l *Learned) List(now time.Time) []gatehouse.LearnedRule {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	out := make([]LearnedRule, 0, len(l.byID))
+	out := make([]gatehouse.LearnedRule, 0, len(l.byID))
 	for _, e := range l.byID {
-		if e.r.live(now) {
+		if live(&e.r, now) {
 			out = append(out, e.r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].before(&out[j]) })
+	sort.Slice(out, func(i, j int) bool { return before(&out[i], &out[j]) })
 	return out
 }
 
 // Match returns the learned rule that allows a, if any is live at now. An
 // exact rule wins over prefix and glob rules; among several of one kind
 // the oldest wins.
-func (l *Learned) Match(a *gatehouse.Action, now time.Time) (*LearnedRule, bool) {
+func (l *Learned) Match(a *gatehouse.Action, now time.Time) (*gatehouse.LearnedRule, bool) {
 	if l == nil || a == nil || a.Command == "" {
 		return nil, false
 	}
@@ -255,13 +243,13 @@ func (l *Learned) Match(a *gatehouse.Action, now time.Time) (*LearnedRule, bool)
 	var best *learnedEntry
 	consider := func(list []*learnedEntry, test bool) {
 		for _, e := range list {
-			if !e.r.live(now) || (e.r.Agent != "" && e.r.Agent != a.Agent) {
+			if !live(&e.r, now) || (e.r.Agent != "" && e.r.Agent != a.Agent) {
 				continue
 			}
 			if test && !e.matches(a.Command) {
 				continue
 			}
-			if best == nil || e.r.before(&best.r) {
+			if best == nil || before(&e.r, &best.r) {
 				best = e
 			}
 		}

@@ -11,14 +11,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
 
-func learned(id, match, pattern, agent string) policy.LearnedRule {
-	return policy.LearnedRule{ID: id, Match: match, Pattern: pattern, Agent: agent,
+func learned(id, match, pattern, agent string) gatehouse.LearnedRule {
+	return gatehouse.LearnedRule{ID: id, Match: match, Pattern: pattern, Agent: agent,
 		CreatedBy: "alice", FromAction: "01JACTION", CreatedAt: t0}
 }
 
 func TestLearnedMatch(t *testing.T) {
 	l := policy.NewLearned()
-	for _, r := range []policy.LearnedRule{
+	for _, r := range []gatehouse.LearnedRule{
 		learned("exact", "exact", "make deploy", ""),
 		learned("exact-claude", "exact", "make release", "claude"),
 		learned("exact-ops", "exact", "ls; rm -rf build", ""),
@@ -114,32 +114,32 @@ func TestLearnedExpiry(t *testing.T) {
 func TestLearnedAddErrors(t *testing.T) {
 	l := policy.NewLearned()
 	must(t, l.Add(learned("one", "exact", "ls", "")))
-	bad := func(mod func(*policy.LearnedRule)) policy.LearnedRule {
+	bad := func(mod func(*gatehouse.LearnedRule)) gatehouse.LearnedRule {
 		r := learned("x", "prefix", "git push", "")
 		mod(&r)
 		return r
 	}
 	tests := []struct {
 		name string
-		r    policy.LearnedRule
+		r    gatehouse.LearnedRule
 		code string
 	}{
 		{"duplicate id", learned("one", "exact", "pwd", ""), gatehouse.ECONFLICT},
-		{"bad kind", bad(func(r *policy.LearnedRule) { r.Match = "regex" }), gatehouse.EINVALID},
-		{"empty pattern", bad(func(r *policy.LearnedRule) { r.Pattern = " " }), gatehouse.EINVALID},
-		{"control in prefix", bad(func(r *policy.LearnedRule) { r.Pattern = "git push; rm" }), gatehouse.EINVALID},
-		{"control in glob", bad(func(r *policy.LearnedRule) { r.Match, r.Pattern = "glob", "git push * | sh" }), gatehouse.EINVALID},
-		{"glob program wildcard", bad(func(r *policy.LearnedRule) { r.Match, r.Pattern = "glob", "* --version" }), gatehouse.EINVALID},
-		{"glob program partial", bad(func(r *policy.LearnedRule) { r.Match, r.Pattern = "glob", "git* push" }), gatehouse.EINVALID},
-		{"bad glob", bad(func(r *policy.LearnedRule) { r.Match, r.Pattern = "glob", "git [push" }), gatehouse.EINVALID},
-		{"leading space", bad(func(r *policy.LearnedRule) { r.Pattern = " git push" }), gatehouse.EINVALID},
-		{"bad agent", bad(func(r *policy.LearnedRule) { r.Agent = "ci-*" }), gatehouse.EINVALID},
-		{"no creator", bad(func(r *policy.LearnedRule) { r.CreatedBy = "" }), gatehouse.EINVALID},
-		{"no created_at", bad(func(r *policy.LearnedRule) { r.CreatedAt = time.Time{} }), gatehouse.EINVALID},
-		{"expiry before creation", bad(func(r *policy.LearnedRule) { r.ExpiresAt = t0.Add(-time.Second) }), gatehouse.EINVALID},
-		{"expiry at creation", bad(func(r *policy.LearnedRule) { r.ExpiresAt = t0 }), gatehouse.EINVALID},
-		{"bad id", bad(func(r *policy.LearnedRule) { r.ID = "" }), gatehouse.EINVALID},
-		{"id with space", bad(func(r *policy.LearnedRule) { r.ID = "a b" }), gatehouse.EINVALID},
+		{"bad kind", bad(func(r *gatehouse.LearnedRule) { r.Match = "regex" }), gatehouse.EINVALID},
+		{"empty pattern", bad(func(r *gatehouse.LearnedRule) { r.Pattern = " " }), gatehouse.EINVALID},
+		{"control in prefix", bad(func(r *gatehouse.LearnedRule) { r.Pattern = "git push; rm" }), gatehouse.EINVALID},
+		{"control in glob", bad(func(r *gatehouse.LearnedRule) { r.Match, r.Pattern = "glob", "git push * | sh" }), gatehouse.EINVALID},
+		{"glob program wildcard", bad(func(r *gatehouse.LearnedRule) { r.Match, r.Pattern = "glob", "* --version" }), gatehouse.EINVALID},
+		{"glob program partial", bad(func(r *gatehouse.LearnedRule) { r.Match, r.Pattern = "glob", "git* push" }), gatehouse.EINVALID},
+		{"bad glob", bad(func(r *gatehouse.LearnedRule) { r.Match, r.Pattern = "glob", "git [push" }), gatehouse.EINVALID},
+		{"leading space", bad(func(r *gatehouse.LearnedRule) { r.Pattern = " git push" }), gatehouse.EINVALID},
+		{"bad agent", bad(func(r *gatehouse.LearnedRule) { r.Agent = "ci-*" }), gatehouse.EINVALID},
+		{"no creator", bad(func(r *gatehouse.LearnedRule) { r.CreatedBy = "" }), gatehouse.EINVALID},
+		{"no created_at", bad(func(r *gatehouse.LearnedRule) { r.CreatedAt = time.Time{} }), gatehouse.EINVALID},
+		{"expiry before creation", bad(func(r *gatehouse.LearnedRule) { r.ExpiresAt = t0.Add(-time.Second) }), gatehouse.EINVALID},
+		{"expiry at creation", bad(func(r *gatehouse.LearnedRule) { r.ExpiresAt = t0 }), gatehouse.EINVALID},
+		{"bad id", bad(func(r *gatehouse.LearnedRule) { r.ID = "" }), gatehouse.EINVALID},
+		{"id with space", bad(func(r *gatehouse.LearnedRule) { r.ID = "a b" }), gatehouse.EINVALID},
 	}
 	for _, tt := range tests {
 		if err := l.Add(tt.r); gatehouse.ErrorCode(err) != tt.code {

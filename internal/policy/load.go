@@ -322,9 +322,9 @@ var topFields = []string{"version", "default", "approval_timeout", "on_timeout",
 
 var ruleFields = []string{
 	"id", "effect", "reason",
-	"agent", "session", "kind", "system", "command", "class", "max_class", "min_risk", "when",
+	"agent", "session", "kind", "system", "mcp_tool", "command", "class", "max_class", "min_risk", "when",
 	"approvals", "timeout", "on_timeout", "escalate_to",
-	"examples",
+	"undo", "examples",
 }
 
 var reviewOnly = []string{"approvals", "timeout", "on_timeout", "escalate_to"}
@@ -500,6 +500,9 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 		case "system":
 			r.systems = l.names(f, label)
 			p.catchAll = false
+		case "mcp_tool":
+			r.mcpTools = l.names(f, label)
+			p.catchAll = false
 		case "kind":
 			p.catchAll = false
 			items, _ := l.strs(f, label)
@@ -546,6 +549,13 @@ func (l *loader) rule(n *yaml.Node, i int, set settings, ids map[string]*yaml.No
 		case "examples":
 			p.examples = l.examples(f, label)
 		}
+	}
+
+	if f, ok := byName["undo"]; ok {
+		l.undo(f, label, r, effectKnown)
+	}
+	if f, ok := byName["mcp_tool"]; ok && r.kinds != nil && len(r.kinds) > 0 && !containsKind(r.kinds, gatehouse.KindMCPTool) {
+		l.addf(f.key, label, "mcp_tool: matches only actions of kind mcp_tool, and this rule's kind leaves them out, so it can never match")
 	}
 
 	// Review settings: only review rules have them.
@@ -653,4 +663,29 @@ func (l *loader) command(f field, rule string) *commandMatcher {
 		m.values = append(m.values, it.s)
 	}
 	return m
+}
+
+// undo reads a rule's undo templates (a string or a list), checking each
+// placeholder against what the rule can render: the built-ins and the
+// named groups of its command.regex (which take precedence over a
+// built-in of the same name).
+func (l *loader) undo(f field, label string, r *rule, effectKnown bool) {
+	items, _ := l.strs(f, label)
+	if effectKnown && r.info.Effect == gatehouse.EffectDeny {
+		l.addf(f.key, label, "undo: the actions a deny rule decides never run, so there is nothing to undo")
+		return
+	}
+	var groups [][]string
+	if r.cmd != nil && r.cmd.kind == cmdRegex {
+		groups = regexGroups(r.cmd.res)
+	}
+	for _, it := range items {
+		t, err := parseUndo(it.s, groups)
+		if err != nil {
+			l.addf(it.n, label, "undo: %q: %v", it.s, err)
+			continue
+		}
+		r.undo = append(r.undo, t)
+		r.info.Undo = append(r.info.Undo, it.s)
+	}
 }

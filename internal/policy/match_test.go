@@ -238,7 +238,7 @@ rules:
     command: {prefix: "curl "}
 `)
 	l := policy.NewLearned()
-	must(t, l.Add(policy.LearnedRule{ID: "l1", Match: "exact", Pattern: "echo 'oops", CreatedBy: "alice", CreatedAt: t0}))
+	must(t, l.Add(gatehouse.LearnedRule{ID: "l1", Match: "exact", Pattern: "echo 'oops", CreatedBy: "alice", CreatedAt: t0}))
 	for _, cmd := range []string{"echo 'oops", `ls "x`} {
 		got := decide(p, shellAction("a", cmd), l)
 		if got.Decision.Effect != gatehouse.EffectReview {

@@ -164,7 +164,7 @@ rules:
       match: ["ls", {command: "ls", agent: "%", colour: red}, {agent: x}, 42]
 `)
 	want := []string{
-		`test.yaml:9:49: rule "r": unknown field "colour" in an example (known: command, agent, session, system, kind, cwd, model, intent)`,
+		`test.yaml:9:49: rule "r": unknown field "colour" in an example (known: command, agent, session, system, kind, cwd, model, intent, arguments)`,
 		`test.yaml:9:63: rule "r": examples.match: an example needs a command`,
 		`test.yaml:9:75: rule "r": examples.match: each example must be a command string or a mapping with command (and agent, system, cwd, …), not a number (42)`,
 	}

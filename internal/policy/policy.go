@@ -22,9 +22,14 @@ type Analyzer func(command string) gatehouse.Analysis
 
 // Options configure Parse and Load.
 type Options struct {
-	// Analyze analyses the commands of rules' examples. If nil, examples
-	// are read and checked for form but not decided.
+	// Analyze analyses the commands of rules' examples. If it and
+	// AnalyzeAction are nil, examples are read and checked for form but
+	// not decided.
 	Analyze Analyzer
+	// AnalyzeAction, if set, analyses example actions as the gateway
+	// does, by kind (an MCP call is not a shell command); Analyze is then
+	// not used.
+	AnalyzeAction func(*gatehouse.Action) gatehouse.Analysis
 	// Filename names the source in error messages ("FILE:LINE:COL: …").
 	// Load defaults it to the path; Parse to "<policy>".
 	Filename string
@@ -72,8 +77,8 @@ func Parse(src []byte, opts Options) (*Policy, error) {
 		p.rules[i] = pr.r
 	}
 	p.idx = buildIndex(p.rules)
-	if opts.Analyze != nil {
-		l.checkExamples(p, parsed, opts.Analyze, time.Now())
+	if opts.Analyze != nil || opts.AnalyzeAction != nil {
+		l.checkExamples(p, parsed, opts, time.Now())
 	}
 	if err := l.err(); err != nil {
 		return nil, err
@@ -123,8 +128,8 @@ func (p *Policy) Revision() string { return p.rev }
 func (p *Policy) Source() []byte { return append([]byte(nil), p.src...) }
 
 // Rules describes the policy's rules in order.
-func (p *Policy) Rules() []RuleInfo {
-	out := make([]RuleInfo, len(p.rules))
+func (p *Policy) Rules() []gatehouse.RuleInfo {
+	out := make([]gatehouse.RuleInfo, len(p.rules))
 	for i, r := range p.rules {
 		out[i] = r.info
 		out[i].EscalateTo = append([]string(nil), r.info.EscalateTo...)
@@ -134,8 +139,8 @@ func (p *Policy) Rules() []RuleInfo {
 
 // Default describes the decision made when no rule matches, as a rule
 // with the id "default" (Line 0).
-func (p *Policy) Default() RuleInfo {
-	info := RuleInfo{
+func (p *Policy) Default() gatehouse.RuleInfo {
+	info := gatehouse.RuleInfo{
 		ID:     "default",
 		Effect: p.set.def,
 		Reason: fmt.Sprintf("no rule matched; the policy's default is %s", p.set.def),

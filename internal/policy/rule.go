@@ -4,25 +4,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
-
-// RuleInfo describes one rule of a policy, for `policy show`, replay and
-// reviewers. For review rules the approval settings are the effective
-// ones (the policy's defaults filled in); for allow and deny rules they
-// are zero.
-type RuleInfo struct {
-	ID         string           `json:"id"`
-	Effect     gatehouse.Effect `json:"effect"`
-	Reason     string           `json:"reason"`
-	Approvals  int              `json:"approvals,omitempty"`
-	Timeout    time.Duration    `json:"timeout,omitempty"`
-	OnTimeout  string           `json:"on_timeout,omitempty"`
-	EscalateTo []string         `json:"escalate_to,omitempty"`
-	Line       int              `json:"line"` // of the rule in the policy file (1-based)
-}
 
 // On-timeout behaviours of a review.
 const (
@@ -33,17 +17,19 @@ const (
 // rule is a compiled rule. Matchers that are absent are nil (or -1) and
 // match everything.
 type rule struct {
-	info RuleInfo
+	info gatehouse.RuleInfo
 
 	kinds    []gatehouse.Kind
 	agents   *nameSet
 	sessions *nameSet
 	systems  *nameSet
+	mcpTools *nameSet // mcp_tool: only mcp_tool actions, by their tool (see mcpName)
 	cmd      *commandMatcher
 	classes  uint8 // bit i set: a class of severity i matches; 0: no class matcher
 	maxClass int   // -1: none
 	minRisk  int   // -1: none
 	when     *condition
+	undo     []*undoTemplate
 }
 
 // nameSet is a list of exact names and path.Match globs, any of which
@@ -129,6 +115,9 @@ const (
 // matchStatic checks every matcher but `when`, cheapest first.
 func (r *rule) matchStatic(a *gatehouse.Action, sev, risk int) bool {
 	if r.kinds != nil && !containsKind(r.kinds, a.Kind) {
+		return false
+	}
+	if r.mcpTools != nil && a.Kind != gatehouse.KindMCPTool {
 		return false
 	}
 	if r.classes != 0 && r.classes&(1<<sev) == 0 {

@@ -291,6 +291,7 @@ func initCatalogue1() {
 		"doctl":          by(cloudRule),
 		"heroku":         by(herokuRule),
 		"gsutil":         by(func(c *call) { c.dispatch(flags{short: "ohu"}, gsutilVerbs) }),
+		"vault":          by(vaultRule),
 
 		// Version control.
 		"git": by(gitRule),

@@ -360,6 +360,10 @@ var awsPrefixes = []prefixRule{
 	{"reset-", destroys("resets resources")},
 	{"cancel-", destroys("cancels running operations")},
 	{"send-command", runs("runs commands on instances")},
+	// Sent, published or rotated: there is no taking it back.
+	{"send-", irreversible("sends a message or email")},
+	{"publish", irreversible("publishes a message to its subscribers")},
+	{"rotate-", irreversible("rotates a secret or key: the old value stops working")},
 	{"invoke", runs("runs a function")},
 	{"execute-", runs("runs commands remotely")},
 	{"start-session", runs("opens a shell on an instance")},
@@ -460,6 +464,10 @@ var cloudVerbs = map[string]rule{
 	"reset":              destroys("resets resources"),
 	"ssh":                runs("opens a shell on an instance"),
 	"run":                runs("runs commands remotely"),
+	"publish":            irreversible("publishes a message to its subscribers"),
+	"send":               irreversible("sends a message"),
+	"rotate":             irreversible("rotates a secret or key: the old value stops working"),
+	"regenerate":         irreversible("regenerates keys: the old ones stop working"),
 	"invoke":             runs("runs a function"),
 }
 
@@ -564,4 +572,53 @@ var gsutilVerbs = verbs{
 		c.is(gatehouse.ClassWrite, riskUnknown, "gsutil rsync: copies objects")
 	}),
 	"*": runs("subcommand not in the catalogue"),
+}
+
+// HashiCorp Vault: reads, writes of secrets (kept as versions by kv v2),
+// deletions, and rotations of credentials, which cannot be taken back.
+var vaultFlags = flags{long: "address namespace format field mount output-curl-string"}
+
+func vaultRule(c *call) {
+	rotates := irreversible("rotates credentials: the old ones stop working")
+	c.dispatch(vaultFlags, verbs{
+		"read": readOnly, "list": readOnly, "status": readOnly, "version": readOnly, "print": readOnly, "path-help": readOnly,
+		"login": writes("logs in, storing a token"),
+		"write": by(func(c *call) {
+			_, ops := vaultFlags.scan(c.rest)
+			if len(ops) > 0 {
+				c.target(c.rest[ops[0]].val)
+				if strings.Contains(c.rest[ops[0]].val, "rotate") {
+					rotates.apply(c)
+					return
+				}
+			}
+			writes("writes a secret or configuration").apply(c)
+		}),
+		"delete": destroys("deletes a secret or configuration"),
+		"kv": sub(vaultFlags, verbs{
+			"get": readOnly, "list": readOnly, "": readOnlyRule(),
+			"metadata": sub(vaultFlags, verbs{"get": readOnly, "list": readOnly, "": readOnlyRule(),
+				"delete": irreversible("deletes a secret with every version of it"),
+				"*":      writes("changes a secret's metadata")}),
+			"delete":   destroys("deletes the latest version of a secret"),
+			"destroy":  irreversible("destroys versions of a secret for good"),
+			"put":      writes("writes a new version of a secret"),
+			"patch":    writes("writes a new version of a secret"),
+			"rollback": writes("writes an earlier version of a secret as the newest"),
+			"undelete": writes("restores deleted versions of a secret"),
+			"*":        writes("changes secrets"),
+		}),
+		"lease": sub(vaultFlags, verbs{"lookup": readOnly, "": readOnlyRule(),
+			"revoke": destroys("revokes leases: the credentials stop working"), "*": writes("changes leases")}),
+		"token": sub(vaultFlags, verbs{"lookup": readOnly, "capabilities": readOnly, "": readOnlyRule(),
+			"revoke": destroys("revokes tokens"), "*": writes("creates or renews tokens")}),
+		"operator": sub(vaultFlags, verbs{"key-status": readOnly, "members": readOnly, "": readOnlyRule(),
+			"rotate": rotates, "rekey": rotates,
+			"seal": destroys("seals the vault: nothing can read it until unsealed"), "*": writes("changes the vault itself")}),
+		"secrets": sub(vaultFlags, verbs{"list": readOnly, "": readOnlyRule(),
+			"disable": irreversible("disables a secrets engine and deletes its data"), "*": writes("changes secrets engines")}),
+		"policy": sub(vaultFlags, verbs{"read": readOnly, "list": readOnly, "": readOnlyRule(),
+			"delete": destroys("deletes a policy"), "*": writes("changes policies")}),
+		"*": writes("changes the vault"),
+	})
 }

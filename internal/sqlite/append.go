@@ -12,6 +12,9 @@ import (
 // committer.
 type request struct {
 	events []gatehouse.Event
+	// secret, if set, is written in the same transaction as events (see
+	// secrets.go); such a request always takes the slow path.
+	secret *secretOp
 	reply  chan result // buffered (1): the committer never blocks on a caller
 }
 
@@ -50,10 +53,16 @@ func (s *Store) Append(ctx context.Context, events ...gatehouse.Event) ([]gateho
 			return nil, err
 		}
 	}
+	return s.submit(ctx, &request{events: events})
+}
+
+// submit hands r to the sequencer and waits for its outcome (see Append
+// for what ctx bounds).
+func (s *Store) submit(ctx context.Context, r *request) ([]gatehouse.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r := &request{events: events, reply: make(chan result, 1)}
+	r.reply = make(chan result, 1)
 	select {
 	case s.reqs <- r:
 	case <-s.closing:

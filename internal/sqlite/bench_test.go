@@ -216,3 +216,126 @@ func BenchmarkQueryAgentSince1h(b *testing.B) {
 	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(b.N), "ms/op")
 	b.ReportMetric(float64(len(as)), "actions/op")
 }
+
+// The journal of the console's benchmarks: 100,000 actions of 20 agents
+// over the 24 hours before benchNow, in sessions of 100, on five systems
+// (one of them none), with risks spread from 0 to 99.
+const pageActions = 100_000
+
+var (
+	pageOnce sync.Once
+	pagePath string
+	pageErr  error
+)
+
+var pageSystems = []string{"", "prod-db", "staging", "github", "k8s-eu"}
+
+// pageJournal returns the path of the 100,000-action journal, building
+// it on first use in this process.
+func pageJournal(b *testing.B) string {
+	b.Helper()
+	pageOnce.Do(func() {
+		if benchDir == "" {
+			if benchDir, pageErr = os.MkdirTemp("", "gatehouse-bench-"); pageErr != nil {
+				return
+			}
+		}
+		pagePath = filepath.Join(benchDir, "page.db")
+		start := time.Now()
+		s, err := sqlite.Open(context.Background(), pagePath)
+		if err != nil {
+			pageErr = err
+			return
+		}
+		step := 24 * time.Hour / pageActions
+		batch := make([]gatehouse.Event, 0, 4*2000)
+		for n := range pageActions {
+			agent := fmt.Sprintf("agent-%02d", n%20)
+			at := benchNow.Add(-24 * time.Hour).Add(time.Duration(n) * step)
+			first, last := benchAction(b, fmt.Sprintf("01JPAGE%019d", n), agent, fmt.Sprintf("%s-s%d", agent, n/2000), at)
+			// Vary what the console filters on: system and risk.
+			first[0] = event(b, at, gatehouse.EventActionRequested, first[0].Subject, gatehouse.ActionRequested{
+				Agent: agent, Session: fmt.Sprintf("%s-s%d", agent, n/2000), Kind: gatehouse.KindShell,
+				Argv: []string{"/bin/sh", "-c", fmt.Sprintf("make deploy-%d", n)}, Command: fmt.Sprintf("make deploy-%d", n),
+				Shell: true, Cwd: "/srv", System: pageSystems[n%len(pageSystems)], Intent: "ship the release", TraceID: "t",
+			})
+			first[1] = event(b, at, gatehouse.EventActionDecided, first[1].Subject, gatehouse.ActionDecided{
+				Decision: gatehouse.DefaultDecision,
+				Analysis: &gatehouse.Analysis{Class: gatehouse.ClassWrite, Risk: (n * 37) % 100, Reasons: []string{"builds"}},
+			})
+			batch = append(append(batch, first...), last...)
+			if len(batch) >= 4*2000 || n == pageActions-1 {
+				if _, err := s.Append(context.Background(), batch...); err != nil {
+					pageErr = err
+					s.Close()
+					return
+				}
+				batch = batch[:0]
+			}
+		}
+		pageErr = s.Close()
+		b.Logf("built %d actions in %v", pageActions, time.Since(start).Round(time.Millisecond))
+	})
+	if pageErr != nil {
+		b.Fatal(pageErr)
+	}
+	return pagePath
+}
+
+// BenchmarkActivityPage times the console's activity query — one page of
+// 51 actions (50 shown, one to know if there are more), newest first — on
+// a journal of 100,000 actions, for each filter the console offers, at
+// the newest page and deep into the journal by cursor. One op is one
+// page.
+func BenchmarkActivityPage(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a 100,000-action journal")
+	}
+	s := MustOpenPath(b, pageJournal(b))
+	ctx := context.Background()
+	mid, err := s.Actions(ctx, gatehouse.ActionFilter{Until: benchNow.Add(-12 * time.Hour), Limit: 1})
+	if err != nil || len(mid) != 1 {
+		b.Fatalf("the middle action: %v %v", mid, err)
+	}
+	deep := mid[0].Cursor()
+	for _, bc := range []struct {
+		name string
+		f    gatehouse.ActionFilter
+	}{
+		{"newest", gatehouse.ActionFilter{}},
+		{"deep", gatehouse.ActionFilter{Before: deep}},
+		{"forward", gatehouse.ActionFilter{After: deep, Oldest: true}},
+		{"agent", gatehouse.ActionFilter{Agent: "agent-07"}},
+		{"agent-deep", gatehouse.ActionFilter{Agent: "agent-07", Before: deep}},
+		{"session", gatehouse.ActionFilter{Session: "agent-07-s25"}},
+		{"system", gatehouse.ActionFilter{System: "prod-db"}},
+		{"system-deep", gatehouse.ActionFilter{System: "prod-db", Before: deep}},
+		{"status", gatehouse.ActionFilter{Status: gatehouse.StatusSucceeded}},
+		{"risk90", gatehouse.ActionFilter{MinRisk: 90}},
+		{"risk99-deep", gatehouse.ActionFilter{MinRisk: 99, Before: deep}},
+		{"since1h", gatehouse.ActionFilter{Since: benchNow.Add(-time.Hour)}},
+		{"text", gatehouse.ActionFilter{Grep: "deploy-4242"}},
+		{"text-none", gatehouse.ActionFilter{Grep: "no such text"}},
+		{"agent-system-risk", gatehouse.ActionFilter{Agent: "agent-03", System: "staging", MinRisk: 50}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := bc.f
+			f.Limit = 51
+			as, err := s.Actions(ctx, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				if _, err := s.Actions(ctx, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(b.N), "ms/op")
+			b.ReportMetric(float64(len(as)), "actions/op")
+		})
+	}
+}

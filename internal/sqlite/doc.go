@@ -14,7 +14,11 @@
 // There are three tables (see migrations/0001_initial.sql): events, the
 // journal and source of truth; and actions and agents, projections of it
 // that queries read. Event data is kept as a BLOB, byte for byte, because
-// it is hashed.
+// it is hashed. A fourth, secrets (0004_secrets.sql), holds the gateway's
+// sealed secrets (gatehouse.SecretStore): not a projection, since the
+// journal never holds a ciphertext, but each row is written in the
+// transaction that appends its secret.set or secret.removed event. Those
+// requests always take the slow path (below): they are rare.
 //
 // # Group commit
 //

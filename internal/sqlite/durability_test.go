@@ -80,8 +80,8 @@ func appendForever(path string) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("01JKILL%02d%09d", c, i)
-				a := actionSpec{id: id, agent: "a", command: "true", at: time.Now(), status: gatehouse.StatusSucceeded}
-				first, last := a.events(nopTB{})
+				a := actionSpec{ID: id, Agent: "a", Command: "true", At: time.Now(), Status: gatehouse.StatusSucceeded}
+				first, last := a.Events(nopTB{})
 				for _, es := range [][]gatehouse.Event{first, last} {
 					got, err := s.Append(context.Background(), es...)
 					if err != nil {

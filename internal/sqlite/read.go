@@ -19,9 +19,9 @@ import (
 )
 
 const (
-	actionCols = "id, time, agent, session, status, command, intent, trace_id, doc, outputs"
+	actionCols = "id, time, agent, session, status, command, intent, system, risk, trace_id, doc, outputs"
 	// briefCols are actionCols without the outputs (ActionFilter.Brief).
-	briefCols = "id, time, agent, session, status, command, intent, trace_id, doc, NULL"
+	briefCols = "id, time, agent, session, status, command, intent, system, risk, trace_id, doc, NULL"
 	agentCols = "name, token_hash, created_at, revoked_at, doc"
 	eventCols = "seq, time, type, subject, data, prev_hash, hash"
 )
@@ -35,7 +35,7 @@ type scanner interface{ Scan(dest ...any) error }
 // then catches an edit to either the doc or a column.
 func scanAction(sc scanner) (*gatehouse.Action, error) {
 	var c actionRow
-	if err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc, &c.out); err != nil {
+	if err := sc.Scan(c.dest(&c.doc, &c.out)...); err != nil {
 		return nil, err
 	}
 	return c.decode()
@@ -46,7 +46,7 @@ func scanAction(sc scanner) (*gatehouse.Action, error) {
 func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
 	var c actionRow
 	var doc, out sql.RawBytes
-	if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &doc, &out); err != nil {
+	if err := rows.Scan(c.dest(&doc, &out)...); err != nil {
 		return nil, err
 	}
 	c.doc, c.out = doc, out
@@ -54,9 +54,15 @@ func scanActionRows(rows *sql.Rows) (*gatehouse.Action, error) {
 }
 
 type actionRow struct {
-	id, agent, session, status, command, intent, trace string
-	time                                               int64
-	doc, out                                           []byte // out: NULL for rows written before migration 4, and brief reads
+	id, agent, session, status, command, intent, system, trace string
+	time, risk                                                 int64
+	doc, out                                                   []byte // out: NULL for rows written before migration 6, and brief reads
+}
+
+// dest returns the scan destinations of actionCols, with doc and out for
+// the last two.
+func (c *actionRow) dest(doc, out any) []any {
+	return []any{&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.system, &c.risk, &c.trace, doc, out}
 }
 
 func (c *actionRow) decode() (*gatehouse.Action, error) { return c.decodeFlags(0) }
@@ -76,7 +82,7 @@ func (c *actionRow) decodeBrief() (*gatehouse.Action, error) {
 			a.Analysis = &gatehouse.Analysis{Class: d.Analysis.Class, Risk: d.Analysis.Risk, Reasons: d.Analysis.Reasons,
 				Targets: d.Analysis.Targets, ParseError: d.Analysis.ParseError}
 		}
-		brief(a) // rows written before migration 4 have their outputs in doc
+		brief(a) // rows written before migration 6 have their outputs in doc
 	})
 }
 
@@ -130,7 +136,16 @@ func (c *actionRow) finish(a *gatehouse.Action, into any, flags sjson.ParseFlags
 	a.Status = gatehouse.Status(c.status)
 	a.Command = c.command
 	a.Intent = c.intent
+	a.System = c.system
 	a.TraceID = c.trace
+	switch {
+	case a.Analysis != nil:
+		a.Analysis.Risk = int(c.risk)
+	case c.risk != 0:
+		// A risk without an analysis is not something Apply makes: show
+		// it, so that Verify reports the row.
+		a.Analysis = &gatehouse.Analysis{Risk: int(c.risk)}
+	}
 	return a, nil
 }
 
@@ -203,27 +218,21 @@ func (s *Store) Action(ctx context.Context, id string) (*gatehouse.Action, error
 	return a, nil
 }
 
-// Actions returns the newest f.Limit actions that match f (DefaultLimit if
-// 0), oldest first. It returns EINVALID if f.Limit is negative or over
-// gatehouse.MaxLimit, f.Status is not a status, f.Trace is not a trace id,
-// or f.Until is before f.Since.
+// Actions returns the actions that match f, as gatehouse.ActionFilter
+// defines it: f.Limit of them (DefaultLimit if 0), the newest or with
+// f.Oldest the oldest, listed oldest first. It returns EINVALID if
+// f.Validate does.
+//
+// Every condition is a column, and the order (time, id) ends every index,
+// so SQLite walks one index in order and stops after f.Limit rows that
+// match; see migrations/ for which filters have an index of their own.
 func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gatehouse.Action, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	limit := f.Limit
-	switch {
-	case limit < 0 || limit > gatehouse.MaxLimit:
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "limit %d is out of range (0 to %d)", limit, gatehouse.MaxLimit)
-	case limit == 0:
+	if limit == 0 {
 		limit = gatehouse.DefaultLimit
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "unknown status %q", f.Status)
-	}
-	if f.Trace != "" && !gatehouse.ValidTraceID(f.Trace) {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "invalid trace id %q: want 32 lowercase hexadecimal digits", f.Trace)
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "until (%s) is before since (%s)",
-			f.Until.UTC().Format(time.RFC3339Nano), f.Since.UTC().Format(time.RFC3339Nano))
 	}
 
 	var (
@@ -248,8 +257,14 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	if f.Session != "" {
 		cond("session = ?", f.Session)
 	}
+	if f.System != "" {
+		cond("system = ?", f.System)
+	}
 	if f.Status != "" {
 		cond("status = ?", string(f.Status))
+	}
+	if f.MinRisk > 0 {
+		cond("risk >= ?", f.MinRisk)
 	}
 	if f.Trace != "" {
 		cond("trace_id = ?", f.Trace)
@@ -265,8 +280,22 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 		// be case-insensitive and treat % and _ as wildcards).
 		cond("(instr(command, ?) > 0 OR instr(intent, ?) > 0)", f.Grep, f.Grep)
 	}
-	// Newest first so that LIMIT keeps the newest; reversed below.
-	q.WriteString(" ORDER BY time DESC, id DESC LIMIT ?")
+	// Keyset paging: a row value comparison, which SQLite turns into a
+	// range on the (…, time, id) index. id is compared with the default
+	// BINARY collation: byte order, as Cursor.Compare has it.
+	if !f.Before.IsZero() {
+		cond("(time, id) < (?, ?)", nanos(f.Before.Time), f.Before.ID)
+	}
+	if !f.After.IsZero() {
+		cond("(time, id) > (?, ?)", nanos(f.After.Time), f.After.ID)
+	}
+	// The end of the order that LIMIT keeps comes first; the newest-first
+	// result is reversed below.
+	if f.Oldest {
+		q.WriteString(" ORDER BY time, id LIMIT ?")
+	} else {
+		q.WriteString(" ORDER BY time DESC, id DESC LIMIT ?")
+	}
 	args = append(args, limit)
 
 	rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
@@ -279,7 +308,7 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	var rs []actionRow
 	for rows.Next() {
 		var c actionRow
-		if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc, &c.out); err != nil {
+		if err := rows.Scan(c.dest(&c.doc, &c.out)...); err != nil {
 			return nil, readErr(ctx, "sqlite.Actions", err)
 		}
 		rs = append(rs, c)
@@ -292,7 +321,9 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	if err != nil {
 		return nil, err
 	}
-	slices.Reverse(as)
+	if !f.Oldest {
+		slices.Reverse(as)
+	}
 	return as, nil
 }
 

@@ -111,7 +111,11 @@ func (s *Store) sequence(cur *batch, r *request) *batch {
 		cur = nil
 		s.resync()
 	}
-	p, err := q.apply(r.events)
+	var p *pending
+	err := errNeedsTable // a secret's row is the committer's to check and write
+	if r.secret == nil {
+		p, err = q.apply(r.events)
+	}
 	if errors.Is(err, errNeedsTable) {
 		s.flush(cur)
 		s.batches <- &batch{reqs: []*request{r}, slow: true}
@@ -207,6 +211,7 @@ type pending struct {
 	actions []*touchedAction // in the order first touched
 	agents  []*touchedAgent
 	byID    map[string]*touchedAction // built once actions is long (bulk appends)
+	secret  *secretOp                 // slow path only
 }
 
 type touchedAction struct {

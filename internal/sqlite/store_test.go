@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
+	"github.com/gatehouse-dev/gatehouse/internal/storetest"
 )
 
 func TestOpenCreatesPrivateFileInWALMode(t *testing.T) {
@@ -71,68 +73,6 @@ func TestOpenRejectsNonDatabase(t *testing.T) {
 	wantCode(t, err, gatehouse.EUNAVAILABLE)
 }
 
-func TestReopenContinuesChain(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "g.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
-	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "sleep 100", at: t0.Add(time.Second), status: gatehouse.StatusRunning})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("after Close, the WAL is still there: %v", err)
-	}
-
-	s = MustOpenPath(t, path)
-	// Durable across reopen: both actions, the running one still running
-	// (the daemon, not the store, decides to interrupt it).
-	a1, err := s.Action(ctx, actionID(1))
-	if err != nil || a1.Status != gatehouse.StatusSucceeded {
-		t.Fatalf("Action(1) = %+v, %v", a1, err)
-	}
-	running, err := s.Running(ctx)
-	if err != nil || len(running) != 1 || running[0].ID != actionID(2) {
-		t.Fatalf("Running() = %v, %v", running, err)
-	}
-	// The writer reloaded the live action: it can be finished.
-	fin := event(t, t0.Add(2*time.Second), gatehouse.EventActionFinished, actionID(2),
-		gatehouse.ActionFinished{Status: gatehouse.StatusInterrupted, Error: "interrupted: daemon restarted"})
-	got, err := s.Append(ctx, fin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got[0].Seq != 8 {
-		t.Errorf("next seq after reopen = %d, want 8", got[0].Seq)
-	}
-	if n := checkChain(t, s); n != 8 {
-		t.Errorf("journal has %d events, want 8", n)
-	}
-	if diff := verify(t, s); len(diff) != 0 {
-		t.Errorf("projection differs from journal at %v", diff)
-	}
-}
-
-func TestCloseThenAppend(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	_, err = s.Append(context.Background(), event(t, t0, gatehouse.EventDaemonStarted, "", gatehouse.DaemonStarted{}))
-	wantCode(t, err, gatehouse.EUNAVAILABLE)
-	_, err = s.Action(context.Background(), "x")
-	wantCode(t, err, gatehouse.EUNAVAILABLE)
-}
-
 func TestOpenReadOnly(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
@@ -141,7 +81,7 @@ func TestOpenReadOnly(t *testing.T) {
 	wantCode(t, err, gatehouse.ENOTFOUND)
 
 	w := MustOpenPath(t, path)
-	record(t, w, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, w, actionSpec{ID: actionID(1), Agent: "a", Command: "true", At: t0, Status: gatehouse.StatusSucceeded})
 
 	r, err := sqlite.OpenReadOnly(ctx, path)
 	if err != nil {
@@ -155,7 +95,7 @@ func TestOpenReadOnly(t *testing.T) {
 	wantCode(t, err, gatehouse.EUNAVAILABLE)
 
 	// Appends committed while the reader is open are visible to it.
-	record(t, w, actionSpec{id: actionID(2), agent: "a", command: "true", at: t0.Add(time.Second), status: gatehouse.StatusFailed})
+	record(t, w, actionSpec{ID: actionID(2), Agent: "a", Command: "true", At: t0.Add(time.Second), Status: gatehouse.StatusFailed})
 	if n := checkChain(t, r); n != 8 {
 		t.Errorf("read-only store sees %d events, want 8", n)
 	}
@@ -177,40 +117,11 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 }
 
-func TestTwoWritersOnOneFile(t *testing.T) {
-	// Not a supported setup, but one a mistake can create (two daemons):
-	// each writer notices the other's commits and keeps one chain.
-	path := filepath.Join(t.TempDir(), "g.db")
-	s1, s2 := MustOpenPath(t, path), MustOpenPath(t, path)
-	for i := range 20 {
-		s := s1
-		if i%3 == 0 {
-			s = s2
-		}
-		record(t, s, actionSpec{id: actionID(i), agent: "a", command: "true", at: t0.Add(time.Duration(i) * time.Second), status: gatehouse.StatusSucceeded})
-	}
-	// An action started through one writer can be finished through the other.
-	a := actionSpec{id: actionID(100), agent: "a", command: "x", at: t0.Add(time.Hour), status: gatehouse.StatusSucceeded}
-	first, last := a.events(t)
-	if _, err := s1.Append(context.Background(), first...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s2.Append(context.Background(), last...); err != nil {
-		t.Fatal(err)
-	}
-	if n := checkChain(t, s1); n != 21*4 {
-		t.Errorf("%d events, want %d", n, 21*4)
-	}
-	if diff := verify(t, s2); len(diff) != 0 {
-		t.Errorf("differs at %v", diff)
-	}
-}
-
 func TestColumnsOverwriteDoc(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t)
-	record(t, s, actionSpec{id: actionID(1), agent: "alice", session: "s1", command: "rm -rf /tmp/x", intent: "clean up", at: t0, status: gatehouse.StatusSucceeded})
-	record(t, s, actionSpec{id: actionID(2), agent: "alice", session: "s1", command: "ls", intent: "look", at: t0.Add(time.Second), status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(1), Agent: "alice", Session: "s1", Command: "rm -rf /tmp/x", Intent: "clean up", At: t0, Status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(2), Agent: "alice", Session: "s1", Command: "ls", Intent: "look", At: t0.Add(time.Second), Status: gatehouse.StatusSucceeded})
 	if diff := verify(t, s); len(diff) != 0 {
 		t.Fatalf("untampered store differs at %v", diff)
 	}
@@ -259,7 +170,7 @@ func TestColumnsOverwriteDoc(t *testing.T) {
 
 func TestCorruptDoc(t *testing.T) {
 	s := MustOpen(t)
-	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(1), Agent: "a", Command: "true", At: t0, Status: gatehouse.StatusSucceeded})
 	if _, err := rawDB(t, s.Path()).Exec("UPDATE actions SET doc = X'7B'"); err != nil {
 		t.Fatal(err)
 	}
@@ -269,37 +180,33 @@ func TestCorruptDoc(t *testing.T) {
 	wantCode(t, err, gatehouse.EINTERNAL)
 }
 
-func TestEventsAsStored(t *testing.T) {
-	ctx := context.Background()
-	s := MustOpen(t)
-	for i := range 3 {
-		record(t, s, actionSpec{id: actionID(i), agent: "a", command: "true", at: t0.Add(time.Duration(i) * time.Second), status: gatehouse.StatusSucceeded})
-	}
-	var after []int64
-	if err := s.Events(ctx, 9, func(e gatehouse.Event) error {
-		after = append(after, e.Seq)
-		return nil
-	}); err != nil {
+// TestCloseRemovesWAL: a clean Close leaves one self-contained file.
+func TestCloseRemovesWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(after) != 3 || after[0] != 10 || after[2] != 12 {
-		t.Errorf("Events(after 9) = %v, want [10 11 12]", after)
+	record(t, s, actionSpec{ID: actionID(1), Agent: "a", Command: "true", At: t0, Status: gatehouse.StatusSucceeded})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
-	stop := errors.New("stop")
-	n := 0
-	if err := s.Events(ctx, 0, func(gatehouse.Event) error { n++; return stop }); err != stop || n != 1 {
-		t.Errorf("Events stops at fn's error: %v after %d", err, n)
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Close, the WAL is still there: %v", err)
 	}
+}
 
-	es := allEvents(t, s)
-	if es[0].Time.Location() != time.UTC || !es[0].Time.Equal(t0) {
-		t.Errorf("event time %v, want %v in UTC", es[0].Time, t0)
+// TestEventsAsStored: Events returns a tampered row as it is, so that the
+// chain check names it.
+func TestEventsAsStored(t *testing.T) {
+	s := MustOpen(t)
+	for i := range 3 {
+		record(t, s, actionSpec{ID: actionID(i), Agent: "a", Command: "true", At: t0.Add(time.Duration(i) * time.Second), Status: gatehouse.StatusSucceeded})
 	}
-
 	if _, err := rawDB(t, s.Path()).Exec(`UPDATE events SET data = CAST('{"agent":"mallory"}' AS BLOB) WHERE seq = 5`); err != nil {
 		t.Fatal(err)
 	}
-	es = allEvents(t, s)
+	es := allEvents(t, s)
 	if string(es[4].Data) != `{"agent":"mallory"}` {
 		t.Errorf("tampered event read as %s", es[4].Data)
 	}
@@ -313,5 +220,104 @@ func TestEventsAsStored(t *testing.T) {
 	var ce *gatehouse.ChainError
 	if !errors.As(cerr, &ce) || ce.Seq != 5 || ce.Reason != "altered" {
 		t.Errorf("Check = %v, want event 5 altered", cerr)
+	}
+}
+
+// The system and risk columns (schema 3) are read over the doc like the
+// others: a query's match is what a reader sees, and Verify sees an edit.
+func TestSystemRiskColumns(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	record(t, s, actionSpec{ID: actionID(1), Agent: "alice", Command: "psql", At: t0, Status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(2), Agent: "alice", Command: "ls", At: t0.Add(time.Second), Status: gatehouse.StatusPending})
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Fatalf("untampered store differs at %v", diff)
+	}
+	db := rawDB(t, s.Path())
+	// Action 1 has an analysis (risk 5); action 2 none (requested only).
+	if _, err := db.Exec("UPDATE actions SET system = 'prod', risk = 90 WHERE id = ?", actionID(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE actions SET risk = 70 WHERE id = ?", actionID(2)); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.Actions(ctx, gatehouse.ActionFilter{MinRisk: 60})
+	if err != nil || len(as) != 2 {
+		t.Fatalf("Actions(risk 60) = %v, %v", storetest.IDs(as), err)
+	}
+	if as[0].System != "prod" || as[0].Risk() != 90 || as[1].Risk() != 70 {
+		t.Errorf("readers do not see the columns: system %q risk %d, risk %d", as[0].System, as[0].Risk(), as[1].Risk())
+	}
+	if diff := verify(t, s); len(diff) != 2 {
+		t.Errorf("verify found %v, want both edited actions", diff)
+	}
+}
+
+// A store written before schema 3 gets the system and risk columns filled
+// from its documents when it is opened.
+func TestMigrationFillsSystemRisk(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := event(t, t0, gatehouse.EventActionRequested, actionID(1), gatehouse.ActionRequested{
+		Agent: "alice", Kind: gatehouse.KindShell, Argv: []string{"psql"}, Command: "psql", Cwd: "/", System: "prod-db"})
+	dec := event(t, t0, gatehouse.EventActionDecided, actionID(1), gatehouse.ActionDecided{
+		Decision: gatehouse.DefaultDecision, Analysis: &gatehouse.Analysis{Class: gatehouse.ClassWrite, Risk: 42}})
+	if _, err := s.Append(ctx, req, dec); err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, actionSpec{ID: actionID(2), Agent: "bob", Command: "ls", At: t0.Add(time.Second), Status: gatehouse.StatusPending})
+	var docs [][]byte
+	for _, id := range []string{actionID(1), actionID(2)} {
+		a, err := s.Action(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 2, as an older build left it: the whole action in
+	// doc, none of the later columns.
+	db := rawDB(t, path)
+	for i, doc := range docs {
+		if _, err := db.Exec("UPDATE actions SET doc = ? WHERE id = ?", doc, actionID(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		"DROP INDEX actions_trace_time",
+		"ALTER TABLE actions DROP COLUMN trace_id",
+		"ALTER TABLE actions DROP COLUMN outputs",
+		"DROP INDEX actions_system_time",
+		"ALTER TABLE actions DROP COLUMN system",
+		"ALTER TABLE actions DROP COLUMN risk",
+		"DROP TABLE secrets",
+		"PRAGMA user_version = 2",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s = MustOpenPath(t, path)
+	as, err := s.Actions(ctx, gatehouse.ActionFilter{System: "prod-db", MinRisk: 42})
+	if err != nil || len(as) != 1 || as[0].ID != actionID(1) {
+		t.Fatalf("Actions(prod-db, risk 42) after migration = %v, %v", storetest.IDs(as), err)
+	}
+	if as, err := s.Actions(ctx, gatehouse.ActionFilter{MinRisk: 1}); err != nil || len(as) != 1 {
+		t.Errorf("Actions(risk 1) = %v, %v: the action without analysis has risk 0", storetest.IDs(as), err)
+	}
+	if diff := verify(t, s); len(diff) != 0 {
+		t.Errorf("migrated store differs at %v", diff)
 	}
 }

@@ -10,13 +10,14 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlite"
+	"github.com/gatehouse-dev/gatehouse/internal/storetest"
 )
 
 func TestActionsByTrace(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t)
 	for i := range 5 {
-		record(t, s, actionSpec{id: actionID(i), agent: "a", session: "s", command: "true", at: t0.Add(time.Duration(i) * time.Second), status: gatehouse.StatusSucceeded})
+		record(t, s, actionSpec{ID: actionID(i), Agent: "a", Session: "s", Command: "true", At: t0.Add(time.Duration(i) * time.Second), Status: gatehouse.StatusSucceeded})
 	}
 	for _, tc := range []struct {
 		name string
@@ -33,7 +34,7 @@ func TestActionsByTrace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if got := ids(as); !reflect.DeepEqual(got, tc.want) && (len(got) != 0 || len(tc.want) != 0) {
+		if got := storetest.IDs(as); !reflect.DeepEqual(got, tc.want) && (len(got) != 0 || len(tc.want) != 0) {
 			t.Errorf("%s: Actions = %v, want %v", tc.name, got, tc.want)
 		}
 		for _, a := range as {
@@ -55,7 +56,7 @@ func TestTraceColumnTamperShows(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
 	s := MustOpenPath(t, path)
-	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(1), Agent: "a", Command: "true", At: t0, Status: gatehouse.StatusSucceeded})
 	if _, err := rawDB(t, path).Exec("UPDATE actions SET trace_id = ? WHERE id = ?", traceOf("other"), actionID(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +78,8 @@ func TestMigrationBackfillsTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
-	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "true", at: t0.Add(time.Second), status: gatehouse.StatusRunning})
+	record(t, s, actionSpec{ID: actionID(1), Agent: "a", Command: "true", At: t0, Status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(2), Agent: "a", Command: "true", At: t0.Add(time.Second), Status: gatehouse.StatusRunning})
 	before := map[string]*gatehouse.Action{}
 	for _, id := range []string{actionID(1), actionID(2)} {
 		a, err := s.Action(ctx, id)
@@ -90,7 +91,7 @@ func TestMigrationBackfillsTrace(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Back to schema version 2, as an older build left it: the whole
+	// Back to schema version 4, as an older build left it: the whole
 	// action in doc, no trace_id or outputs columns.
 	db := rawDB(t, path)
 	for id, a := range before {
@@ -103,7 +104,7 @@ func TestMigrationBackfillsTrace(t *testing.T) {
 		}
 	}
 	for _, q := range []string{"DROP INDEX actions_trace_time", "ALTER TABLE actions DROP COLUMN trace_id",
-		"ALTER TABLE actions DROP COLUMN outputs", "PRAGMA user_version = 2"} {
+		"ALTER TABLE actions DROP COLUMN outputs", "PRAGMA user_version = 4"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -124,7 +125,7 @@ func TestMigrationBackfillsTrace(t *testing.T) {
 	for _, id := range []string{actionID(1), actionID(2)} {
 		as, err := s.Actions(ctx, gatehouse.ActionFilter{Trace: traceOf(id)})
 		if err != nil || len(as) != 1 || as[0].ID != id {
-			t.Errorf("after migration, Actions(trace of %s) = %v, %v", id, ids(as), err)
+			t.Errorf("after migration, Actions(trace of %s) = %v, %v", id, storetest.IDs(as), err)
 		}
 	}
 	if diff := verify(t, s); len(diff) != 0 {
@@ -137,7 +138,7 @@ func TestHead(t *testing.T) {
 	s := MustOpen(t)
 	_, err := s.Head(ctx)
 	wantCode(t, err, gatehouse.ENOTFOUND)
-	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "true", at: t0, status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(1), Agent: "a", Command: "true", At: t0, Status: gatehouse.StatusSucceeded})
 	es := allEvents(t, s)
 	head, err := s.Head(ctx)
 	if err != nil {
@@ -149,14 +150,14 @@ func TestHead(t *testing.T) {
 }
 
 // Brief reads leave the outputs out, in either layout of a row (outputs
-// in their column, or in the document as rows older than migration 4
+// in their column, or in the document as rows older than migration 6
 // have them); full reads have them, in either.
 func TestBrief(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
 	s := MustOpenPath(t, path)
-	record(t, s, actionSpec{id: actionID(1), agent: "a", command: "echo one", at: t0, status: gatehouse.StatusSucceeded})
-	record(t, s, actionSpec{id: actionID(2), agent: "a", command: "echo two", at: t0.Add(time.Second), status: gatehouse.StatusFailed})
+	record(t, s, actionSpec{ID: actionID(1), Agent: "a", Command: "echo one", At: t0, Status: gatehouse.StatusSucceeded})
+	record(t, s, actionSpec{ID: actionID(2), Agent: "a", Command: "echo two", At: t0.Add(time.Second), Status: gatehouse.StatusFailed})
 	full, err := s.Actions(ctx, gatehouse.ActionFilter{})
 	if err != nil {
 		t.Fatal(err)

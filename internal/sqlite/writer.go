@@ -25,6 +25,8 @@ type writer struct {
 	selectAction                   *sql.Stmt
 	upsertAgent, selectAgent       *sql.Stmt
 	selectHead, selectLive         *sql.Stmt
+	upsertSecret, deleteSecret     *sql.Stmt
+	selectSecret                   *sql.Stmt
 	insertEventsN                  [maxEventRows + 1]*sql.Stmt // by number of rows, prepared on first use
 	stmts                          []*sql.Stmt
 
@@ -58,16 +60,23 @@ func newWriter(ctx context.Context, conn *sql.Conn, committed func()) (*writer, 
 		// DO NOTHING makes a duplicate id an answer (no row inserted)
 		// rather than an error: the sequencer takes an action.requested
 		// for an id it does not hold to be new, and this checks it.
-		{&w.insertAction, "INSERT INTO actions (id, time, agent, session, status, command, intent, trace_id, doc, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
-		// Only status and doc change after action.requested: leaving the
-		// other columns out of SET spares SQLite the index updates.
-		{&w.updateAction, "UPDATE actions SET status = ?, doc = ?, outputs = ? WHERE id = ?"},
+		{&w.insertAction, "INSERT INTO actions (id, time, agent, session, status, command, intent, system, risk, trace_id, doc, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
+		// Only status, risk (decided after the request, in the same
+		// batch or a later one), doc and outputs change after
+		// action.requested: leaving the other columns out of SET spares
+		// SQLite the index updates (risk has no index).
+		{&w.updateAction, "UPDATE actions SET status = ?, risk = ?, doc = ?, outputs = ? WHERE id = ?"},
 		{&w.selectAction, "SELECT " + actionCols + " FROM actions WHERE id = ?"},
 		{&w.upsertAgent, "INSERT INTO agents (name, token_hash, created_at, revoked_at, doc) VALUES (?, ?, ?, ?, ?) " +
 			"ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at, revoked_at = excluded.revoked_at, doc = excluded.doc"},
 		{&w.selectAgent, "SELECT " + agentCols + " FROM agents WHERE name = ?"},
 		{&w.selectHead, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"},
 		{&w.selectLive, "SELECT " + actionCols + " FROM actions WHERE status IN ('pending', 'running')"},
+		// A secret set again keeps the time it was first set.
+		{&w.upsertSecret, "INSERT INTO secrets (name, key_id, ciphertext, created_at, updated_at) VALUES (?, ?, ?, ?, ?) " +
+			"ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at"},
+		{&w.deleteSecret, "DELETE FROM secrets WHERE name = ?"},
+		{&w.selectSecret, "SELECT 1 FROM secrets WHERE name = ?"},
 	} {
 		st, err := conn.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -324,10 +333,14 @@ func (w *writer) slow(ctx context.Context, reqs []*request, results []result) er
 	useSavepoint := len(reqs) > 1
 	for i, r := range reqs {
 		p, err := w.apply(ctx, r.events)
+		if err == nil && r.secret != nil {
+			err = w.checkSecret(ctx, r.secret)
+		}
 		if err != nil {
 			results[i].err = err
 			continue
 		}
+		p.secret = r.secret
 		p.marshal()
 		if err := w.write(ctx, p, useSavepoint); err != nil {
 			if !useSavepoint {
@@ -449,6 +462,9 @@ func (w *writer) write(ctx context.Context, p *pending, useSavepoint bool) error
 	if err := w.writeRows(ctx, p); err != nil {
 		return err
 	}
+	if err := w.writeSecret(ctx, p.secret); err != nil {
+		return err
+	}
 	if useSavepoint {
 		if _, err := w.release.ExecContext(ctx); err != nil {
 			return err
@@ -465,7 +481,7 @@ func (w *writer) writeRows(ctx context.Context, p *pending) error {
 			return gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.Append", t.err, "")
 		}
 		if t.stored {
-			res, err := w.updateAction.ExecContext(ctx, string(a.Status), t.doc, t.out, a.ID)
+			res, err := w.updateAction.ExecContext(ctx, string(a.Status), a.Risk(), t.doc, t.out, a.ID)
 			if err != nil {
 				return err
 			}
@@ -476,7 +492,7 @@ func (w *writer) writeRows(ctx context.Context, p *pending) error {
 			continue
 		}
 		res, err := w.insertAction.ExecContext(ctx,
-			a.ID, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, a.TraceID, t.doc, t.out)
+			a.ID, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, a.System, a.Risk(), a.TraceID, t.doc, t.out)
 		if err != nil {
 			return err
 		}
