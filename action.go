@@ -213,6 +213,20 @@ type ActionFilter struct {
 	// ID) order; After those strictly after it. A zero Cursor does not
 	// filter.
 	Before, After Cursor
+	// Trace selects the actions whose TraceID equals it exactly. It must
+	// be empty or a valid trace id (ValidTraceID: 32 lowercase hex digits;
+	// turn user input into one with ParseTraceID); a store returns
+	// EINVALID for anything else. Several actions may share a trace id
+	// only if the journal was written so; the gateway gives each action
+	// its own.
+	Trace string
+	// Brief leaves out of each action what can be large and a summary of
+	// many actions does not need: Argv, Stdout, Stderr, Response, Input and
+	// Analysis.Commands come back empty (Command still holds the command,
+	// Analysis its class, risk, reasons and targets, and the output sizes
+	// and hashes are there). The incident report reads so. Brief does not
+	// select: Match ignores it.
+	Brief bool
 	// Limit caps the result at Limit actions; 0 means the store's default
 	// (DefaultLimit). Which ones: the newest that match — the page just
 	// before Before, or the newest of all — unless Oldest is set, when the
@@ -224,7 +238,7 @@ type ActionFilter struct {
 
 // Validate returns EINVALID if f cannot be a query: a limit out of range
 // (below 0 or over MaxLimit), an unknown status, a risk outside 0 to 100,
-// or Until before Since. Filters that merely select nothing (an empty
+// a Trace that is not a trace id, or Until before Since. Filters that merely select nothing (an empty
 // time range, Before not after After) are valid.
 func (f ActionFilter) Validate() error {
 	switch {
@@ -234,6 +248,8 @@ func (f ActionFilter) Validate() error {
 		return Errorf(EINVALID, "unknown status %q", f.Status)
 	case f.MinRisk < 0 || f.MinRisk > MaxRisk:
 		return Errorf(EINVALID, "risk %d is out of range (0 to %d)", f.MinRisk, MaxRisk)
+	case f.Trace != "" && !ValidTraceID(f.Trace):
+		return Errorf(EINVALID, "trace %q is not a trace id (32 lowercase hex digits)", f.Trace)
 	case !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since):
 		return Errorf(EINVALID, "until (%s) is before since (%s)",
 			f.Until.UTC().Format(time.RFC3339Nano), f.Since.UTC().Format(time.RFC3339Nano))
@@ -245,7 +261,8 @@ func (f ActionFilter) Validate() error {
 const MaxRisk = 100
 
 // Match reports whether a passes every condition of f but Limit and
-// Oldest, which choose among the matches rather than test one.
+// Oldest, which choose among the matches rather than test one, and Brief,
+// which shapes what is returned.
 func (f ActionFilter) Match(a *Action) bool {
 	switch {
 	case !f.Since.IsZero() && a.Time.Before(f.Since):
@@ -263,6 +280,8 @@ func (f ActionFilter) Match(a *Action) bool {
 	case f.MinRisk > 0 && a.Risk() < f.MinRisk:
 		return false
 	case f.Grep != "" && !strings.Contains(a.Command, f.Grep) && !strings.Contains(a.Intent, f.Grep):
+		return false
+	case f.Trace != "" && a.TraceID != f.Trace:
 		return false
 	case !f.Before.IsZero() && a.Cursor().Compare(f.Before) >= 0:
 		return false

@@ -59,6 +59,12 @@ type Store interface {
 	// and must not read the whole journal to do so.
 	EventsOfType(ctx context.Context, types []EventType, fn func(Event) error) error
 
+	// Head returns the newest event of the journal — the head of its
+	// chain — exactly as stored, or ENOTFOUND if the journal is empty. A
+	// checkpoint signs it, so that a later Verify can tell whether the
+	// journal still holds that event with that hash.
+	Head(ctx context.Context) (Event, error)
+
 	// ScanActions calls fn with every action of the projection, as Action
 	// and Actions would return it. It exists so that Verify can compare
 	// the projection with one rebuilt from the events.

@@ -20,10 +20,37 @@ type VerifyReport struct {
 	// Projection lists the actions and agents whose stored rows differ from
 	// what the events say, are missing, or have no events at all.
 	Projection []ProjectionDiff `json:"projection,omitempty"`
+	// Checkpoint is the check of an anchor (VerifyAnchored); nil without
+	// one.
+	Checkpoint *AnchorCheck `json:"checkpoint,omitempty"`
 }
 
-// OK reports whether the journal and its projection are intact.
-func (r *VerifyReport) OK() bool { return r.Chain == nil && len(r.Projection) == 0 }
+// OK reports whether the journal and its projection are intact, and the
+// anchor, if one was given, is still in the journal.
+func (r *VerifyReport) OK() bool {
+	return r.Chain == nil && len(r.Projection) == 0 && (r.Checkpoint == nil || r.Checkpoint.OK)
+}
+
+// Anchor is a point of the chain recorded outside the store — what a
+// signed checkpoint holds: the event at Seq had the hash Hash. The chain
+// alone cannot show that its newest events were cut off, or that the whole
+// store was rewritten with fresh hashes; an anchor kept elsewhere can, for
+// everything up to it.
+type Anchor struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// AnchorCheck is what Verify found at an anchor.
+type AnchorCheck struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+	OK   bool   `json:"ok"`
+	// Reason is "truncated" (the journal no longer reaches Seq) or
+	// "rewritten" (the event at Seq has another hash); "" when OK.
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail"`
+}
 
 // ProjectionDiff is one stored row that does not match the journal.
 type ProjectionDiff struct {
@@ -54,13 +81,35 @@ const maxDiffs = 100
 // times. It returns an error only when the store cannot be read; a
 // damaged journal is a report with OK() false.
 func Verify(ctx context.Context, s Store) (*VerifyReport, error) {
+	return verify(ctx, s, nil)
+}
+
+// VerifyAnchored is Verify, and also checks that the journal still holds
+// the event of the anchor with the anchor's hash (Report.Checkpoint): that
+// it was neither cut off before it nor rewritten up to it. The anchor's
+// own authenticity (its signature) is the caller's to check first.
+func VerifyAnchored(ctx context.Context, s Store, a Anchor) (*VerifyReport, error) {
+	if a.Seq < 1 || !validHexID(a.Hash, 64) {
+		return nil, Errorf(EINVALID, "invalid anchor: event %d, hash %q", a.Seq, a.Hash)
+	}
+	return verify(ctx, s, &a)
+}
+
+func verify(ctx context.Context, s Store, anchor *Anchor) (*VerifyReport, error) {
 	r := &VerifyReport{}
 	var chain Chain
+	var last int64
+	var atAnchor *Event
 	actions := map[string]*Action{}
 	agents := map[string]*Agent{}
 	secrets := map[string]*SealedSecret{} // name and times only
 	err := s.Events(ctx, 0, func(e Event) error {
 		r.Events++
+		last = e.Seq
+		if anchor != nil && e.Seq == anchor.Seq && atAnchor == nil {
+			c := e
+			atAnchor = &c
+		}
 		if r.Chain == nil {
 			if err := chain.Check(e); err != nil {
 				var ce *ChainError
@@ -107,6 +156,9 @@ func Verify(ctx context.Context, s Store) (*VerifyReport, error) {
 		return nil, err
 	}
 	r.Actions, r.Agents = len(actions), len(agents)
+	if anchor != nil {
+		r.Checkpoint = checkAnchor(*anchor, atAnchor, last)
+	}
 
 	seen := map[string]bool{}
 	err = s.ScanActions(ctx, func(got *Action) error {
@@ -162,6 +214,27 @@ func Verify(ctx context.Context, s Store) (*VerifyReport, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkAnchor compares the event found at the anchor's seq (nil if none)
+// with the anchor; last is the journal's last seq.
+func checkAnchor(a Anchor, at *Event, last int64) *AnchorCheck {
+	c := &AnchorCheck{Seq: a.Seq, Hash: a.Hash}
+	switch {
+	case at == nil && last < a.Seq:
+		c.Reason = "truncated"
+		c.Detail = fmt.Sprintf("the journal ends at event %d; the checkpoint names event %d: events were cut off its end", last, a.Seq)
+	case at == nil:
+		c.Reason = "truncated"
+		c.Detail = fmt.Sprintf("event %d, which the checkpoint names, is missing", a.Seq)
+	case at.Hash != a.Hash:
+		c.Reason = "rewritten"
+		c.Detail = fmt.Sprintf("event %d has hash %s; the checkpoint says %s: the journal was rewritten up to it", a.Seq, at.Hash, a.Hash)
+	default:
+		c.OK = true
+		c.Detail = fmt.Sprintf("event %d has the hash the checkpoint recorded", a.Seq)
+	}
+	return c
 }
 
 // verifySecrets compares the secrets a store holds with those the journal

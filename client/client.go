@@ -192,6 +192,9 @@ type ActionQuery struct {
 	Status       gatehouse.Status
 	MinRisk      int    // analysed risk at least this (0 to 100; 0 does not filter)
 	Grep         string // substring of the command or the intent
+	// Trace is an application's trace id (32 hex digits) or a whole
+	// traceparent header: the action whose trace it is.
+	Trace string
 	// Before and After page through the journal: the actions strictly
 	// before or after a cursor in (time, id) order (Action.Cursor); zero
 	// cursors do not filter.
@@ -220,6 +223,7 @@ func (q ActionQuery) values() url.Values {
 		v.Set("risk", strconv.Itoa(q.MinRisk))
 	}
 	set("grep", q.Grep)
+	set("trace", q.Trace)
 	set("before", q.Before.String())
 	set("after", q.After.String())
 	if q.Limit != 0 {
@@ -233,7 +237,7 @@ func (q ActionQuery) values() url.Values {
 
 // Actions returns the actions q selects, oldest first. It needs a reader's
 // token (a reviewer's or the admin's): EFORBIDDEN otherwise; EINVALID for
-// a bad time, status, risk, cursor or limit.
+// a bad time, status, risk, trace, cursor or limit.
 func (c *Client) Actions(ctx context.Context, q ActionQuery) ([]*gatehouse.Action, error) {
 	path := "/v1/actions"
 	if v := q.values(); len(v) > 0 {
@@ -406,6 +410,126 @@ func (c *Client) Verify(ctx context.Context) (*gatehouse.VerifyReport, error) {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// VerifyAnchored is Verify, and also checks that the journal still holds
+// the anchor's event with the anchor's hash (VerifyReport.Checkpoint). It
+// needs the admin token. The anchor's signature is the caller's to check
+// first.
+func (c *Client) VerifyAnchored(ctx context.Context, a gatehouse.Anchor) (*gatehouse.VerifyReport, error) {
+	var out gatehouse.VerifyReport
+	q := url.Values{"seq": {strconv.FormatInt(a.Seq, 10)}, "hash": {a.Hash}}
+	if err := c.call(ctx, http.MethodGet, "/v1/verify?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Head returns the journal's newest event, as a checkpoint signs it. It
+// needs the admin token; ENOTFOUND if the journal is empty.
+func (c *Client) Head(ctx context.Context) (*Head, error) {
+	var out Head
+	if err := c.call(ctx, http.MethodGet, "/v1/head", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// IncidentQuery selects the window of an incident report. Zero fields do
+// not filter.
+type IncidentQuery struct {
+	// Since and Until are RFC 3339 times or durations before now ("90s",
+	// "15m", "7d"), resolved by the daemon; Since inclusive, Until
+	// exclusive. An empty Since is the daemon's default (the last hour).
+	Since, Until string
+	Agent        string
+	Session      string
+	// Format is md, html or json ("" for json).
+	Format string
+}
+
+// Incident writes the incident report of q's window to w as the daemon
+// streams it, rendered in q.Format. It needs a reader's token. A report
+// cut off in transit is EUNAVAILABLE: w then holds a prefix.
+func (c *Client) Incident(ctx context.Context, q IncidentQuery, w io.Writer) error {
+	v := url.Values{}
+	setNonEmpty(v, "since", q.Since)
+	setNonEmpty(v, "until", q.Until)
+	setNonEmpty(v, "agent", q.Agent)
+	setNonEmpty(v, "session", q.Session)
+	setNonEmpty(v, "format", q.Format)
+	return c.copyBody(ctx, "/v1/incident", v, w, "the report")
+}
+
+// ExportQuery selects the events Export streams. Zero fields do not
+// filter.
+type ExportQuery struct {
+	// Since and Until bound each event's own time, in the forms of
+	// ActionQuery's; Since inclusive, Until exclusive.
+	Since, Until string
+	Agent        string // only events concerning this agent
+	After        int64  // only events after this sequence number
+}
+
+// Export writes the journal's events q selects to w, one JSON object a
+// line (see GET /v1/export in docs/API.md), as they arrive. It needs the
+// admin token. An export cut off in transit is EUNAVAILABLE: w then holds
+// a prefix.
+func (c *Client) Export(ctx context.Context, q ExportQuery, w io.Writer) error {
+	v := url.Values{}
+	setNonEmpty(v, "since", q.Since)
+	setNonEmpty(v, "until", q.Until)
+	setNonEmpty(v, "agent", q.Agent)
+	if q.After != 0 {
+		v.Set("after", strconv.FormatInt(q.After, 10))
+	}
+	return c.copyBody(ctx, "/v1/export", v, w, "the export")
+}
+
+func setNonEmpty(v url.Values, k, s string) {
+	if s != "" {
+		v.Set(k, s)
+	}
+}
+
+// copyBody copies the body of a GET to w. A failure of w is returned as
+// it is; one of the connection is EUNAVAILABLE.
+func (c *Client) copyBody(ctx context.Context, path string, query url.Values, w io.Writer, what string) error {
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(taggedWriter{w}, resp.Body); err != nil {
+		var we *writeError
+		switch {
+		case errors.As(err, &we):
+			return we.err // our side: stdout closed, disk full
+		case ctx.Err() != nil:
+			return cancelled(ctx)
+		}
+		return gatehouse.WrapError(gatehouse.EUNAVAILABLE, "client", err, what+" was cut off before its end")
+	}
+	return nil
+}
+
+// writeError is a failure of the writer a body is copied to, told apart
+// from the connection's.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+type taggedWriter struct{ w io.Writer }
+
+func (t taggedWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		err = &writeError{err}
+	}
+	return n, err
 }
 
 // AddAgentWorkspaces registers an agent with workspaces (absolute

@@ -1,6 +1,10 @@
 package client
 
-import "github.com/gatehouse-dev/gatehouse"
+import (
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
 
 // The HTTP protocol's own types: the frames of the streaming endpoints,
 // the error envelope, and the bodies that exist only on the wire. The
@@ -72,4 +76,14 @@ type SecretRequest struct {
 // ResumeRequest is the body of POST /v1/resume.
 type ResumeRequest struct {
 	Scope gatehouse.Scope `json:"scope"`
+}
+
+// Head is the answer to GET /v1/head: the journal's newest event, as a
+// checkpoint signs it. Count is the number of events up to it (equal to
+// Seq).
+type Head struct {
+	Seq   int64     `json:"seq"`
+	Hash  string    `json:"hash"`
+	Count int64     `json:"count"`
+	Time  time.Time `json:"time"`
 }

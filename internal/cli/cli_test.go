@@ -26,6 +26,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/cli"
 	"github.com/gatehouse-dev/gatehouse/internal/postgres/pgtest"
 )
@@ -100,6 +101,7 @@ func TestScripts(t *testing.T) {
 			"waitpending": cmdWaitPending,
 			"waitlog":     cmdWaitLog,
 			"mcpsession":  cmdMCPSession,
+			"rechain":     cmdRechain,
 			"pgdb":        cmdPGDB,
 			"pgsql":       cmdPGSQL,
 		},
@@ -507,6 +509,72 @@ func cmdMCPSession(ts *testscript.TestScript, neg bool, args []string) {
 	if err := cmd.Wait(); (err != nil) != neg {
 		ts.Fatalf("gatehouse mcp: %v", err)
 	}
+}
+
+// rechain FILE SEQ OLD NEW: rewrite the journal in a SQLite file as an
+// attacker with write access and the source code could: replace OLD with
+// NEW in the data of event SEQ, re-hash the whole chain from its first
+// event so that every link holds, and rewrite the projection of the action
+// the event belongs to so that it matches. Plain verify then finds nothing
+// wrong; only a checkpoint kept elsewhere can.
+func cmdRechain(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: rechain FILE SEQ OLD NEW")
+	}
+	seq, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	db, err := sql.Open("sqlite", "file:"+ts.MkAbs(args[0])+"?_pragma=busy_timeout(10000)")
+	ts.Check(err)
+	defer db.Close()
+	rows, err := db.Query("SELECT seq, time, type, subject, data FROM events ORDER BY seq")
+	ts.Check(err)
+	var evs []gatehouse.Event
+	for rows.Next() {
+		var e gatehouse.Event
+		var t int64
+		var typ string
+		ts.Check(rows.Scan(&e.Seq, &t, &typ, &e.Subject, &e.Data))
+		e.Time, e.Type = time.Unix(0, t).UTC(), gatehouse.EventType(typ)
+		evs = append(evs, e)
+	}
+	ts.Check(rows.Err())
+	rows.Close()
+	var subject string
+	var chain gatehouse.Chain
+	tx, err := db.Begin()
+	ts.Check(err)
+	for i, e := range evs {
+		if e.Seq == seq {
+			if !strings.Contains(string(e.Data), args[2]) {
+				ts.Fatalf("rechain: event %d does not contain %q", seq, args[2])
+			}
+			e.Data = []byte(strings.ReplaceAll(string(e.Data), args[2], args[3]))
+			subject = e.Subject
+		}
+		e = chain.Link(gatehouse.Event{Time: e.Time, Type: e.Type, Subject: e.Subject, Data: e.Data})
+		evs[i] = e
+		_, err := tx.Exec("UPDATE events SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?", []byte(e.Data), e.PrevHash, e.Hash, e.Seq)
+		ts.Check(err)
+	}
+	if subject == "" {
+		ts.Fatalf("rechain: no event %d", seq)
+	}
+	var a gatehouse.Action
+	for _, e := range evs {
+		if e.Type.IsAction() && e.Subject == subject {
+			ts.Check(a.Apply(e))
+		}
+	}
+	if a.ID != "" {
+		doc, err := json.Marshal(&a)
+		ts.Check(err)
+		// The whole action in doc, outputs NULL: the layout of rows older
+		// than schema version 6, which readers take as well.
+		_, err = tx.Exec("UPDATE actions SET command = ?, intent = ?, status = ?, doc = ?, outputs = NULL WHERE id = ?", a.Command, a.Intent, string(a.Status), doc, a.ID)
+		ts.Check(err)
+	}
+	ts.Check(tx.Commit())
+	fmt.Fprintf(ts.Stdout(), "rewrote %d events\n", len(evs))
 }
 
 // condition answers the scripts' custom conditions: [pg] holds when

@@ -21,6 +21,8 @@ var logCmd = &command{
 Lists the actions in the journal that match the flags, oldest first: the
 newest --limit of them. "What did agent X do in the last hour?" is
   gatehouse log --agent X --since 1h
+and "which action is behind this trace in my application's logs?" is
+  gatehouse log --trace 4bf92f3577b34da6a3ce929d0e0e4736
 
 Flags:
   --since T       only actions requested at or after T: a duration before now
@@ -30,6 +32,8 @@ Flags:
   --session S     only this session's actions
   --status S      pending, running, succeeded, failed, denied or interrupted
   --grep TEXT     only actions whose command or intent contains TEXT
+  --trace ID      only the action with this trace id: 32 hex digits, or a whole
+                  traceparent (00-TRACEID-SPANID-FLAGS) as an application logged it
   --limit N       at most the newest N actions (default 1000, at most 100000)
   -o FORMAT       table (default), json (one array) or jsonl (one action a line)
 `,
@@ -45,6 +49,7 @@ func runLog(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.StringVar(&q.Session, "session", "", "")
 	fs.Func("status", "", func(v string) error { q.Status = gatehouse.Status(v); return nil })
 	fs.StringVar(&q.Grep, "grep", "", "")
+	fs.StringVar(&q.Trace, "trace", "", "")
 	fs.IntVar(&q.Limit, "limit", 0, "")
 	out := outputFlag(fs, "table", "json", "jsonl")
 	pos, code, ok := parse(c, e, fs, args)

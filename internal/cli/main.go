@@ -41,7 +41,7 @@ type command struct {
 }
 
 // commands in the order `gatehouse help` lists them.
-var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, shCmd, logCmd, showCmd, diffCmd, rollbackCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, secretCmd, credsCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, migrateCmd, versionCmd, helpCmd}
+var commands = []*command{serveCmd, agentCmd, reviewerCmd, runCmd, shCmd, logCmd, showCmd, diffCmd, rollbackCmd, pendingCmd, approveCmd, denyCmd, rulesCmd, policyCmd, haltCmd, pauseCmd, resumeCmd, statusCmd, incidentCmd, exportCmd, secretCmd, credsCmd, hookCmd, installCmd, uninstallCmd, mcpCmd, verifyCmd, checkpointCmd, migrateCmd, versionCmd, helpCmd}
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -85,7 +85,7 @@ func mainHelp() string {
 	var b strings.Builder
 	b.WriteString("Gatehouse is an execution gateway for AI agents: every action passes through it,\nis decided, run, and recorded in a tamper-evident journal.\n\nUsage: gatehouse COMMAND [ARGS]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nRun 'gatehouse help COMMAND' for a command's flags.\n")
 	return b.String()

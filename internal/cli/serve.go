@@ -69,6 +69,14 @@ Flags:
   --kill-grace DUR        wait between SIGTERM and SIGKILL (default 5s)
   --max-timeout DUR       longest timeout a run may ask for (default none)
   --default-timeout DUR   timeout of a run that asks for none (default none)
+  --otlp-endpoint URL     send a span per finished action to this OpenTelemetry
+                          collector (OTLP/HTTP, e.g. http://collector:4318; /v1/traces
+                          is appended when the URL has no path); without it, spans
+                          are sent if OTEL_EXPORTER_OTLP_ENDPOINT or
+                          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. The other
+                          OTEL_EXPORTER_OTLP_* variables (headers, timeout, TLS) apply.
+                          Spans carry the action's trace id, so the application's
+                          spans join them, and its exact command
   --console-idle DUR      sign a console session out after this long unused
                           (default 30m; no session lasts over 12h)
   --log-level LEVEL       debug, info, warn or error (default info)
@@ -102,6 +110,7 @@ func runServe(ctx context.Context, c *command, e *Env, args []string) int {
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", cfg.KillGrace, "")
 	fs.DurationVar(&cfg.MaxTimeout, "max-timeout", 0, "")
 	fs.DurationVar(&cfg.DefaultTimeout, "default-timeout", 0, "")
+	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "")
 	fs.DurationVar(&cfg.ConsoleIdle, "console-idle", cfg.ConsoleIdle, "")
 	level := fs.String("log-level", "info", "")
 	pos, code, ok := parse(c, e, fs, args)

@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/mcp"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/otel"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/shell"
@@ -216,6 +217,12 @@ type Config struct {
 	MaxTimeout     time.Duration // cap on a run's timeout; 0 none
 	DefaultTimeout time.Duration // timeout of a run that asks for none; 0 none
 
+	// OTLPEndpoint turns on the OpenTelemetry exporter: a span per
+	// finished action to this OTLP/HTTP URL (internal/otel). Empty: on
+	// only if the daemon's environment names a collector
+	// (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).
+	OTLPEndpoint string
+
 	// ConsoleIdle signs a console session out after this long unused.
 	ConsoleIdle time.Duration
 }
@@ -312,6 +319,7 @@ type Daemon struct {
 	watch  chan struct{} // closed to stop the policy watcher
 	lock   *os.File
 	store  gatehouse.Store
+	otlp   *otel.Exporter // nil when off
 	snap   *snapshot.Manager
 	gw     *gateway.Gateway
 	api    *httpapi.Server
@@ -382,12 +390,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if d.snap, err = openWorkspaces(&d.cfg, d.conf, log); err != nil {
 		return nil, err
 	}
+	var store gatehouse.Store = d.store
+	if cfg.OTLPEndpoint != "" || otel.Enabled(os.Getenv) {
+		if d.otlp, err = otel.New(ctx, otel.Config{Endpoint: cfg.OTLPEndpoint, Version: Version(), Logger: log}); err != nil {
+			return nil, err
+		}
+		store = d.otlp.Wrap(d.store)
+		endpoint := cfg.OTLPEndpoint
+		if endpoint == "" {
+			endpoint = "(from OTEL_EXPORTER_OTLP_* in the environment)"
+		}
+		log.Info("otlp: a span per finished action", "endpoint", endpoint)
+	}
 	exec := executor.New(executor.Config{KillGrace: cfg.KillGrace, OutputCap: cfg.OutputCap, Logger: log})
 	log.Info("process containment", "mode", exec.Containment())
 	learned := policy.NewLearned()
 	decider := gateway.NewPolicyDecider(pol, learned, analyzers, nil)
 	d.notify = notifiers(&cfg, log)
-	d.gw = gateway.New(d.store, exec, gateway.Config{
+	d.gw = gateway.New(store, exec, gateway.Config{
 		BaseEnv: passEnv(cfg.EnvPass), EnvAllow: cfg.EnvAllow,
 		MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout,
 	}, gateway.Options{
@@ -524,6 +544,17 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 
 func (d *Daemon) release() error {
 	var err error
+	if d.otlp != nil {
+		// After the gateway's last ends (their spans are sent too), before
+		// the store closes (the exporter reads it); a collector that does
+		// not take them in time loses them.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if xerr := d.otlp.Shutdown(ctx); xerr != nil {
+			d.log.Warn("otlp: spans lost at shutdown", "err", xerr)
+		}
+		cancel()
+		d.otlp = nil
+	}
 	if d.snap != nil {
 		// After the gateway's shutdown: no action is recorded any more.
 		// Saves the workspaces' indexes for the next start.

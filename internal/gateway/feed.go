@@ -100,6 +100,9 @@ type publishing struct {
 	feed *Feed
 }
 
+// Unwrap returns the store publishing wraps.
+func (s publishing) Unwrap() gatehouse.Store { return s.Store }
+
 func (s publishing) Append(ctx context.Context, events ...gatehouse.Event) ([]gatehouse.Event, error) {
 	linked, err := s.Store.Append(ctx, events...)
 	if err == nil {

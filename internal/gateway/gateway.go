@@ -353,20 +353,30 @@ func (g *Gateway) Verify(ctx context.Context, p gatehouse.Principal) (*gatehouse
 	if err := requireAdmin(p); err != nil {
 		return nil, err
 	}
+	return g.inSnapshot(ctx, gatehouse.Verify)
+}
+
+// inSnapshot runs verify on the store, in one snapshot where the store
+// under the gateway's wrappers (publishing, an exporter's) offers one.
+func (g *Gateway) inSnapshot(ctx context.Context, verify func(context.Context, gatehouse.Store) (*gatehouse.VerifyReport, error)) (*gatehouse.VerifyReport, error) {
 	base := g.store
-	if p, ok := base.(publishing); ok {
-		base = p.Store
+	for {
+		w, ok := base.(interface{ Unwrap() gatehouse.Store })
+		if !ok {
+			break
+		}
+		base = w.Unwrap()
 	}
 	if s, ok := base.(snapshotter); ok {
 		var rep *gatehouse.VerifyReport
 		err := s.Snapshot(ctx, func(snap gatehouse.Store) error {
 			var err error
-			rep, err = gatehouse.Verify(ctx, snap)
+			rep, err = verify(ctx, snap)
 			return err
 		})
 		return rep, err
 	}
-	return gatehouse.Verify(ctx, g.store)
+	return verify(ctx, g.store)
 }
 
 // errShuttingDown is returned to runs that arrive while the gateway stops.

@@ -55,8 +55,9 @@ type Follower interface {
 	// Tail calls fn with each event after seq after, by seq, with whether
 	// this replica appended it.
 	Tail(ctx context.Context, after int64, fn func(e gatehouse.Event, own bool) error) error
-	// Head returns the seq of the last event.
-	Head(ctx context.Context) (int64, error)
+	// LastSeq returns the seq of the last event (gatehouse.Store's Head
+	// returns the whole event).
+	LastSeq(ctx context.Context) (int64, error)
 }
 
 // Fencer appends with a precondition (see gatehouse.Fence): it returns

@@ -452,7 +452,7 @@ func TestReplicaTripwire(t *testing.T) {
 	run(a)
 	// Each replica has counted both before the next: then two on r1 are
 	// the third and fourth denials for both.
-	head, err := a.store.Head(ctx)
+	head, err := a.store.LastSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

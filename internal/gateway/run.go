@@ -636,7 +636,7 @@ func (g *Gateway) environ(a *gatehouse.Action, req *gatehouse.RunRequest, creds 
 	env["GATEHOUSE_ACTION_ID"] = a.ID
 	env["GATEHOUSE_AGENT"] = a.Agent
 	env["GATEHOUSE_SESSION"] = a.Session
-	env["TRACEPARENT"] = "00-" + a.TraceID + "-" + randomHex(8) + "-01"
+	env["TRACEPARENT"] = a.Traceparent()
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)
@@ -739,7 +739,7 @@ func (g *Gateway) Recover(ctx context.Context, started gatehouse.DaemonStarted) 
 	if g.rep != nil {
 		// Follow from here: what is appended while the state below is
 		// rebuilt is applied again, which is harmless.
-		head, err := g.rep.sh.Head(ctx)
+		head, err := g.rep.sh.LastSeq(ctx)
 		if err != nil {
 			return 0, err
 		}

@@ -41,7 +41,10 @@ func NewServer(gw *gateway.Gateway, log *slog.Logger) *Server {
 	s.mux.HandleFunc("/v1/actions/{id}", s.authed(s.action, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}/diff", s.authed(s.diff, http.MethodGet))
 	s.mux.HandleFunc("/v1/rollback", s.authed(post(s, http.StatusOK, s.gw.Rollback), http.MethodPost))
-	s.mux.HandleFunc("/v1/verify", s.authed(get(s, s.gw.Verify), http.MethodGet))
+	s.mux.HandleFunc("/v1/verify", s.authed(s.verify, http.MethodGet))
+	s.mux.HandleFunc("/v1/head", s.authed(s.head, http.MethodGet))
+	s.mux.HandleFunc("/v1/incident", s.authed(s.incident, http.MethodGet))
+	s.mux.HandleFunc("/v1/export", s.authed(s.export, http.MethodGet))
 	s.mux.HandleFunc("/v1/actions/{id}/attach", fullDuplex(s.authed(s.attach, http.MethodPost)))
 	s.mux.HandleFunc("/v1/actions/{id}/approve", s.authed(s.review(gatehouse.VerdictApprove), http.MethodPost))
 	s.mux.HandleFunc("/v1/actions/{id}/deny", s.authed(s.review(gatehouse.VerdictDeny), http.MethodPost))
@@ -293,6 +296,8 @@ func parseFilter(q url.Values, now time.Time) (gatehouse.ActionFilter, error) {
 			if err != nil {
 				err = gatehouse.Errorf(gatehouse.EINVALID, "invalid oldest %q: use true or false", val)
 			}
+		case "trace":
+			f.Trace, err = gatehouse.ParseTraceID(val)
 		case "limit":
 			f.Limit, err = strconv.Atoi(val)
 			if err != nil || f.Limit < 1 || f.Limit > gatehouse.MaxLimit {

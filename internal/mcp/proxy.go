@@ -88,7 +88,18 @@ func (p *Proxy) callTool(ctx context.Context, up *sdk.ClientSession, params *sdk
 		return toolError(fmt.Sprintf("gatehouse: %s (action %s)", a.Error, a.ID)), nil
 	}
 	start := time.Now()
-	res, callErr := up.CallTool(ctx, &sdk.CallToolParams{Meta: hopMeta(params.Meta), Name: name, Arguments: args})
+	// The agent's _meta goes on as hopMeta leaves it, with the action's
+	// traceparent instead of any the agent sent, so that the upstream's
+	// spans join the action's trace.
+	meta := hopMeta(params.Meta)
+	if tp := a.Traceparent(); tp != "" {
+		if meta == nil {
+			meta = sdk.Meta{}
+		}
+		meta["traceparent"] = tp
+		delete(meta, "tracestate") // it belongs to the agent's trace
+	}
+	res, callErr := up.CallTool(ctx, &sdk.CallToolParams{Meta: meta, Name: name, Arguments: args})
 	d := float64(time.Since(start).Microseconds()) / 1000
 	out := gatehouse.ExternalOutcome{ID: a.ID, DurationMS: &d}
 	switch {

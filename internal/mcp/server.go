@@ -122,7 +122,7 @@ type HTTPRequestOut struct {
 func (t *tools) readFile(ctx context.Context, _ *sdk.CallToolRequest, in PathIn) (*sdk.CallToolResult, any, error) {
 	p := t.abs(in.Path)
 	var text string
-	err := t.external(ctx, gatehouse.KindFileRead, "read_file", "read_file "+p, in, func() (string, error) {
+	err := t.external(ctx, gatehouse.KindFileRead, "read_file", "read_file "+p, in, func(*gatehouse.Action) (string, error) {
 		f, err := os.Open(p)
 		if err != nil {
 			return "", err
@@ -140,7 +140,7 @@ func (t *tools) readFile(ctx context.Context, _ *sdk.CallToolRequest, in PathIn)
 
 func (t *tools) writeFile(ctx context.Context, _ *sdk.CallToolRequest, in WriteFileIn) (*sdk.CallToolResult, any, error) {
 	p := t.abs(in.Path)
-	err := t.external(ctx, gatehouse.KindFileWrite, "write_file", "write_file "+p, map[string]any{"path": p, "bytes": len(in.Content)}, func() (string, error) {
+	err := t.external(ctx, gatehouse.KindFileWrite, "write_file", "write_file "+p, map[string]any{"path": p, "bytes": len(in.Content)}, func(*gatehouse.Action) (string, error) {
 		return fmt.Sprintf("%d bytes written", len(in.Content)), os.WriteFile(p, []byte(in.Content), 0o644)
 	})
 	if err != nil {
@@ -152,7 +152,7 @@ func (t *tools) writeFile(ctx context.Context, _ *sdk.CallToolRequest, in WriteF
 func (t *tools) listDirectory(ctx context.Context, _ *sdk.CallToolRequest, in PathIn) (*sdk.CallToolResult, any, error) {
 	p := t.abs(in.Path)
 	var names []string
-	err := t.external(ctx, gatehouse.KindFileRead, "list_directory", "list_directory "+p, in, func() (string, error) {
+	err := t.external(ctx, gatehouse.KindFileRead, "list_directory", "list_directory "+p, in, func(*gatehouse.Action) (string, error) {
 		ents, err := os.ReadDir(p)
 		for _, e := range ents {
 			n := e.Name()
@@ -176,13 +176,20 @@ func (t *tools) httpRequest(ctx context.Context, _ *sdk.CallToolRequest, in HTTP
 		method = http.MethodGet
 	}
 	var out HTTPRequestOut
-	err := t.external(ctx, gatehouse.KindHTTP, "http_request", "http_request "+method+" "+in.URL, in, func() (string, error) {
+	err := t.external(ctx, gatehouse.KindHTTP, "http_request", "http_request "+method+" "+in.URL, in, func(a *gatehouse.Action) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, method, in.URL, strings.NewReader(in.Body))
 		if err != nil {
 			return "", err
 		}
 		for k, v := range in.Headers {
 			req.Header.Set(k, v)
+		}
+		// The action's trace context, so that the server's spans join the
+		// action's trace (gatehouse log --trace finds it); set after the
+		// caller's headers, which may not replace it.
+		if tp := a.Traceparent(); tp != "" {
+			req.Header.Set("traceparent", tp)
+			req.Header.Del("tracestate")
 		}
 		resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 		if err != nil {
@@ -198,7 +205,9 @@ func (t *tools) httpRequest(ctx context.Context, _ *sdk.CallToolRequest, in HTTP
 
 // external asks the gateway for an action this process carries out
 // itself, does it only if allowed, and reports the outcome.
-func (t *tools) external(ctx context.Context, kind gatehouse.Kind, tool, command string, input any, do func() (string, error)) error {
+// do is given the action, as journaled once allowed: its traceparent
+// goes with what it sends.
+func (t *tools) external(ctx context.Context, kind gatehouse.Kind, tool, command string, input any, do func(a *gatehouse.Action) (string, error)) error {
 	raw, _ := json.Marshal(input)
 	a, err := t.cl.Request(ctx, gatehouse.ExternalRequest{Kind: kind, Tool: tool, Command: command, Input: raw,
 		Session: t.opts.Session, Model: t.opts.Model, Cwd: t.opts.Cwd, Client: map[string]string{"harness": "gatehouse-mcp"}}, nil)
@@ -209,7 +218,7 @@ func (t *tools) external(ctx context.Context, kind gatehouse.Kind, tool, command
 		return fmt.Errorf("gatehouse: action %s is %s, not running", a.ID, a.Status)
 	}
 	start := time.Now()
-	resp, doErr := do()
+	resp, doErr := do(a)
 	d := float64(time.Since(start).Microseconds()) / 1000
 	out := gatehouse.ExternalOutcome{ID: a.ID, Response: resp, DurationMS: &d}
 	if doErr != nil {

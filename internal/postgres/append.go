@@ -367,7 +367,7 @@ func (s *Store) transact(ctx context.Context, group []*request, dbt *doubt) (res
 		for rows.Next() {
 			var c actionRow
 			var first int64
-			if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.doc, &first); err != nil {
+			if err := rows.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc, &first); err != nil {
 				rows.Close()
 				br.Close()
 				return nil, classify(err), gatehouse.Event{}, err
@@ -582,12 +582,12 @@ func (s *Store) write(ctx context.Context, tx *pgxpool.Conn, w *working, all []g
 		seqs, times, typs, subjects, datas, prevs, hashes, s.opts.replica)
 
 	var (
-		insID, insAgent, insSession, insStatus, insCommand, insIntent, insSystem []string
-		insFirst, insTime                                                        []int64
-		insRisk, updRisk                                                         []int32
-		insDoc                                                                   [][]byte
-		updID, updStatus                                                         []string
-		updDoc                                                                   [][]byte
+		insID, insAgent, insSession, insStatus, insCommand, insIntent, insSystem, insTrace []string
+		insFirst, insTime                                                                  []int64
+		insRisk, updRisk                                                                   []int32
+		insDoc                                                                             [][]byte
+		updID, updStatus                                                                   []string
+		updDoc                                                                             [][]byte
 	)
 	for _, id := range append(w.storedOrder(), w.order...) {
 		st := w.actions[id]
@@ -607,12 +607,12 @@ func (s *Store) write(ctx context.Context, tx *pgxpool.Conn, w *working, all []g
 		insID, insFirst, insTime = append(insID, a.ID), append(insFirst, st.first), append(insTime, a.Time.UnixNano())
 		insAgent, insSession, insStatus = append(insAgent, a.Agent), append(insSession, a.Session), append(insStatus, string(a.Status))
 		insCommand, insIntent, insDoc = append(insCommand, a.Command), append(insIntent, a.Intent), append(insDoc, doc)
-		insSystem, insRisk = append(insSystem, a.System), append(insRisk, int32(a.Risk()))
+		insSystem, insRisk, insTrace = append(insSystem, a.System), append(insRisk, int32(a.Risk())), append(insTrace, a.TraceID)
 	}
 	if len(insID) > 0 {
-		b.Queue(`INSERT INTO actions (id, first_seq, time, agent, session, status, command, intent, doc, system, risk)
-			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::integer[])`,
-			insID, insFirst, insTime, insAgent, insSession, insStatus, insCommand, insIntent, insDoc, insSystem, insRisk)
+		b.Queue(`INSERT INTO actions (id, first_seq, time, agent, session, status, command, intent, doc, system, risk, trace_id)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::integer[], $12::text[])`,
+			insID, insFirst, insTime, insAgent, insSession, insStatus, insCommand, insIntent, insDoc, insSystem, insRisk, insTrace)
 	}
 	updIndex := -1
 	if len(updID) > 0 {

@@ -80,7 +80,7 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 		}
 		if len(actRows) > 0 {
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"actions"},
-				[]string{"id", "first_seq", "time", "agent", "session", "status", "command", "intent", "doc"}, pgx.CopyFromRows(actRows)); err != nil {
+				[]string{"id", "first_seq", "time", "agent", "session", "status", "command", "intent", "doc", "system", "risk", "trace_id"}, pgx.CopyFromRows(actRows)); err != nil {
 				return err
 			}
 			actRows = actRows[:0]
@@ -93,7 +93,8 @@ func (s *Store) Import(ctx context.Context, events func(fn func(gatehouse.Event)
 		if err != nil {
 			return nil, gatehouse.WrapError(gatehouse.EINTERNAL, op, err, "")
 		}
-		return []any{a.ID, st.first, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, doc}, nil
+		return []any{a.ID, st.first, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, doc,
+			a.System, int32(a.Risk()), a.TraceID}, nil
 	}
 	done := map[string]bool{} // final actions already written
 	err = events(func(e gatehouse.Event) error {

@@ -265,11 +265,12 @@ func (s *Store) Tail(ctx context.Context, after int64, fn func(e gatehouse.Event
 	}, "SELECT "+eventCols+" FROM events WHERE seq > $1 ORDER BY seq", after)
 }
 
-// Head returns the seq of the last event in the journal.
-func (s *Store) Head(ctx context.Context) (int64, error) {
+// LastSeq returns the seq of the last event in the journal
+// (gateway.Follower).
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.pool.QueryRow(ctx, "SELECT seq FROM head WHERE id = 1").Scan(&seq); err != nil {
-		return 0, readErr(ctx, "postgres.Head", err)
+		return 0, readErr(ctx, "postgres.LastSeq", err)
 	}
 	return seq, nil
 }

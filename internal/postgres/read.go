@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	actionCols = "id, time, agent, session, status, command, intent, doc"
+	actionCols = "id, time, agent, session, status, command, intent, trace_id, doc"
 	agentCols  = "name, token_hash, created_at, revoked_at, doc"
 	eventCols  = "seq, time, type, subject, data, prev_hash, hash, origin"
 )
@@ -67,14 +67,14 @@ func (r reader) read(ctx context.Context, op string, attempt func(delivered *boo
 type scanner interface{ Scan(dest ...any) error }
 
 type actionRow struct {
-	id, agent, session, status, command, intent string
-	time                                        int64
-	doc                                         []byte
+	id, agent, session, status, command, intent, trace string
+	time                                               int64
+	doc                                                []byte
 }
 
 func scanActionRow(sc scanner) (actionRow, error) {
 	var c actionRow
-	err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.doc)
+	err := sc.Scan(&c.id, &c.time, &c.agent, &c.session, &c.status, &c.command, &c.intent, &c.trace, &c.doc)
 	return c, err
 }
 
@@ -93,6 +93,7 @@ func (c *actionRow) decode() (*gatehouse.Action, error) {
 	a.Status = gatehouse.Status(c.status)
 	a.Command = c.command
 	a.Intent = c.intent
+	a.TraceID = c.trace
 	return a, nil
 }
 
@@ -196,6 +197,9 @@ func actionQuery(f gatehouse.ActionFilter, limit int) (string, []any) {
 	if f.MinRisk > 0 {
 		cond("risk >= ?", f.MinRisk)
 	}
+	if f.Trace != "" {
+		cond("trace_id = ?", f.Trace)
+	}
 	if !f.Since.IsZero() {
 		cond("time >= ?", nanos(f.Since))
 	}
@@ -228,7 +232,9 @@ func actionQuery(f gatehouse.ActionFilter, limit int) (string, []any) {
 }
 
 // Actions returns the newest f.Limit actions that match f (DefaultLimit
-// if 0), oldest first; EINVALID for a bad filter (see checkFilter).
+// if 0), oldest first; EINVALID for a bad filter (see checkFilter). With
+// f.Brief the fields Brief leaves out are emptied after decoding: the rows
+// are read whole, since this store keeps an action in one document.
 func (r reader) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gatehouse.Action, error) {
 	limit, err := checkFilter(f)
 	if err != nil {
@@ -237,6 +243,9 @@ func (r reader) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 	q, args := actionQuery(f, limit)
 	var as []*gatehouse.Action
 	err = r.each(ctx, "postgres.Actions", func(a *gatehouse.Action) error {
+		if f.Brief {
+			brief(a)
+		}
 		as = append(as, a)
 		return nil
 	}, q, args...)
@@ -358,6 +367,34 @@ func (r reader) agents(ctx context.Context, op, query string, args ...any) ([]*g
 		return rows.Err()
 	})
 	return gs, err
+}
+
+// brief empties what gatehouse.ActionFilter.Brief leaves out.
+func brief(a *gatehouse.Action) {
+	a.Argv, a.Stdout, a.Stderr, a.Response, a.Input = nil, "", "", "", nil
+	if a.Analysis != nil {
+		an := *a.Analysis
+		an.Commands = nil
+		a.Analysis = &an
+	}
+}
+
+// Head returns the newest event of the journal, exactly as stored;
+// ENOTFOUND if the journal is empty.
+func (r reader) Head(ctx context.Context) (gatehouse.Event, error) {
+	var head gatehouse.Event
+	found := false
+	err := r.scanEvents(ctx, "postgres.Head", func(e gatehouse.Event, _ string) error {
+		head, found = e, true
+		return nil
+	}, "SELECT "+eventCols+" FROM events ORDER BY seq DESC LIMIT 1")
+	if err != nil {
+		return gatehouse.Event{}, err
+	}
+	if !found {
+		return gatehouse.Event{}, gatehouse.Errorf(gatehouse.ENOTFOUND, "the journal is empty")
+	}
+	return head, nil
 }
 
 // Events calls fn with each event whose Seq is greater than after, by Seq,

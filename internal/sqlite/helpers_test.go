@@ -68,6 +68,9 @@ func agentAdded(tb testing.TB, at time.Time, name, token string) gatehouse.Event
 
 func tokenHash(token string) string { return storetest.TokenHash(token) }
 
+// traceOf is the trace id the tests give action id.
+func traceOf(id string) string { return storetest.TraceOf(id) }
+
 func allEvents(tb testing.TB, s gatehouse.Store) []gatehouse.Event {
 	tb.Helper()
 	return storetest.AllEvents(tb, s)

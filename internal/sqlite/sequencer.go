@@ -218,7 +218,8 @@ type touchedAction struct {
 	id     string
 	a      gatehouse.Action
 	stored bool   // a row exists, or an earlier request writes it: UPDATE, not INSERT
-	doc    []byte // JSON of a, set by marshal
+	doc    []byte // JSON of a but its outputs, set by marshal
+	out    []byte // JSON of a's outputs (nil if none), set by marshal
 	err    error  // from marshal
 }
 
@@ -257,7 +258,7 @@ func (p *pending) add(t *touchedAction) {
 // marshal encodes the documents of the rows p will write.
 func (p *pending) marshal() {
 	for _, t := range p.actions {
-		t.doc, t.err = json.Marshal(&t.a)
+		t.doc, t.out, t.err = marshalAction(&t.a)
 	}
 	for _, t := range p.agents {
 		t.doc, t.err = json.Marshal(&t.g)

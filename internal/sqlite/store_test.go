@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -269,12 +270,33 @@ func TestMigrationFillsSystemRisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	record(t, s, actionSpec{ID: actionID(2), Agent: "bob", Command: "ls", At: t0.Add(time.Second), Status: gatehouse.StatusPending})
+	var docs [][]byte
+	for _, id := range []string{actionID(1), actionID(2)} {
+		a, err := s.Action(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Back to schema 2, as an older build left it.
+	// Back to schema 2, as an older build left it: the whole action in
+	// doc, none of the later columns.
 	db := rawDB(t, path)
+	for i, doc := range docs {
+		if _, err := db.Exec("UPDATE actions SET doc = ? WHERE id = ?", doc, actionID(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, q := range []string{
+		"DROP INDEX actions_trace_time",
+		"ALTER TABLE actions DROP COLUMN trace_id",
+		"ALTER TABLE actions DROP COLUMN outputs",
 		"DROP INDEX actions_system_time",
 		"ALTER TABLE actions DROP COLUMN system",
 		"ALTER TABLE actions DROP COLUMN risk",

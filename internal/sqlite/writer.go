@@ -60,12 +60,12 @@ func newWriter(ctx context.Context, conn *sql.Conn, committed func()) (*writer, 
 		// DO NOTHING makes a duplicate id an answer (no row inserted)
 		// rather than an error: the sequencer takes an action.requested
 		// for an id it does not hold to be new, and this checks it.
-		{&w.insertAction, "INSERT INTO actions (id, time, agent, session, status, command, intent, system, risk, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
+		{&w.insertAction, "INSERT INTO actions (id, time, agent, session, status, command, intent, system, risk, trace_id, doc, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
 		// Only status, risk (decided after the request, in the same
-		// batch or a later one) and doc change after action.requested:
-		// leaving the other columns out of SET spares SQLite the index
-		// updates (risk has no index).
-		{&w.updateAction, "UPDATE actions SET status = ?, risk = ?, doc = ? WHERE id = ?"},
+		// batch or a later one), doc and outputs change after
+		// action.requested: leaving the other columns out of SET spares
+		// SQLite the index updates (risk has no index).
+		{&w.updateAction, "UPDATE actions SET status = ?, risk = ?, doc = ?, outputs = ? WHERE id = ?"},
 		{&w.selectAction, "SELECT " + actionCols + " FROM actions WHERE id = ?"},
 		{&w.upsertAgent, "INSERT INTO agents (name, token_hash, created_at, revoked_at, doc) VALUES (?, ?, ?, ?, ?) " +
 			"ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at, revoked_at = excluded.revoked_at, doc = excluded.doc"},
@@ -481,7 +481,7 @@ func (w *writer) writeRows(ctx context.Context, p *pending) error {
 			return gatehouse.WrapError(gatehouse.EINTERNAL, "sqlite.Append", t.err, "")
 		}
 		if t.stored {
-			res, err := w.updateAction.ExecContext(ctx, string(a.Status), a.Risk(), t.doc, a.ID)
+			res, err := w.updateAction.ExecContext(ctx, string(a.Status), a.Risk(), t.doc, t.out, a.ID)
 			if err != nil {
 				return err
 			}
@@ -492,7 +492,7 @@ func (w *writer) writeRows(ctx context.Context, p *pending) error {
 			continue
 		}
 		res, err := w.insertAction.ExecContext(ctx,
-			a.ID, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, a.System, a.Risk(), t.doc)
+			a.ID, a.Time.UnixNano(), a.Agent, a.Session, string(a.Status), a.Command, a.Intent, a.System, a.Risk(), a.TraceID, t.doc, t.out)
 		if err != nil {
 			return err
 		}

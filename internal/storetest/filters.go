@@ -6,23 +6,28 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
 
+// sharedTrace is the trace id several of the corpus's actions have.
+var sharedTrace = TraceOf("shared")
+
 // filterT0 is the time the recorded actions start at.
 var filterT0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // spec is one action to record.
 type spec struct {
-	id, agent, session, system, command, intent string
-	at                                          time.Time
-	status                                      gatehouse.Status
-	risk                                        int  // the analysis' risk
-	noAnalysis                                  bool // requested only: no decision yet
+	id, agent, session, system, command, intent, trace string
+	at                                                 time.Time
+	status                                             gatehouse.Status
+	risk                                               int  // the analysis' risk
+	noAnalysis                                         bool // requested only: no decision yet
 }
 
 // corpus returns a varied set of actions: three agents, four sessions,
@@ -30,7 +35,8 @@ type spec struct {
 // actions without an analysis, commands and intents with characters that
 // a LIKE would treat as wildcards, and several actions sharing a request
 // time whose ids are not in the order they were recorded, so that the
-// (Time, ID) order is exercised.
+// (Time, ID) order is exercised. Every fifth action shares one trace id
+// (a journal may be written so); the others have their own.
 func corpus() []spec {
 	agents := []string{"alice", "bob", "carol"}
 	systems := []string{"", "prod-db", "staging"}
@@ -51,7 +57,10 @@ func corpus() []spec {
 		s := spec{
 			id: id, agent: agents[i%3], session: fmt.Sprintf("s%d", i%4+1), system: systems[(i/2)%3],
 			command: commands[i%len(commands)], intent: intents[(i/2)%len(intents)],
-			at: at, status: statuses[i%len(statuses)], risk: (i * 37) % 96,
+			at: at, status: statuses[i%len(statuses)], risk: (i * 37) % 96, trace: TraceOf(id),
+		}
+		if i%5 == 0 {
+			s.trace = sharedTrace
 		}
 		if s.status == gatehouse.StatusPending && i%12 == 5 {
 			s.noAnalysis = true
@@ -77,7 +86,7 @@ func (a spec) record(t *testing.T, s gatehouse.Store) {
 	ctx := context.Background()
 	first := []gatehouse.Event{event(t, a.at, gatehouse.EventActionRequested, a.id, gatehouse.ActionRequested{
 		Agent: a.agent, Session: a.session, Kind: gatehouse.KindShell, Argv: []string{"/bin/sh", "-c", a.command},
-		Command: a.command, Shell: true, Cwd: "/work", System: a.system, Intent: a.intent, TraceID: "t-" + a.id,
+		Command: a.command, Shell: true, Cwd: "/work", System: a.system, Intent: a.intent, TraceID: a.trace,
 	})}
 	if !a.noAnalysis {
 		d := gatehouse.DefaultDecision
@@ -228,6 +237,11 @@ func ActionFilters(t *testing.T, s gatehouse.Store) {
 		"cursor between ids":      {Before: gatehouse.Cursor{Time: all[30].Time, ID: all[30].ID + "0"}, Limit: 3},
 		"cursor before all":       {Before: gatehouse.Cursor{Time: filterT0.Add(-time.Hour), ID: "x"}},
 		"cursor after all":        {After: gatehouse.Cursor{Time: filterT0.Add(24 * time.Hour), ID: ""}},
+		"trace":                   {Trace: cs[1].trace},
+		"shared trace":            {Trace: sharedTrace},
+		"unknown trace":           {Trace: TraceOf("nobody's")},
+		"shared trace and agent":  {Trace: sharedTrace, Agent: "bob"},
+		"shared trace limit":      {Trace: sharedTrace, Limit: 3, Oldest: true},
 		"agent system status":     {Agent: "alice", System: "staging", Status: gatehouse.StatusSucceeded},
 		"agent risk since":        {Agent: "carol", MinRisk: 30, Since: min(3)},
 		"session grep before":     {Session: "s2", Grep: "i", Before: mid, Limit: 2},
@@ -247,6 +261,40 @@ func ActionFilters(t *testing.T, s gatehouse.Store) {
 			for _, a := range as {
 				if !f.Match(a) {
 					t.Errorf("Actions returned %s, which the filter does not match", a.ID)
+				}
+			}
+		})
+	}
+
+	// Brief selects as a full read does and leaves out exactly what it
+	// says it leaves out.
+	for name, f := range map[string]gatehouse.ActionFilter{"all": {}, "agent": {Agent: "carol"}, "trace": {Trace: sharedTrace}} {
+		t.Run("brief "+name, func(t *testing.T) {
+			full, err := s.Actions(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Brief = true
+			brief, err := s.Actions(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(brief), ids(full)) {
+				t.Fatalf("Brief selects %v, a full read %v", ids(brief), ids(full))
+			}
+			for i, a := range full {
+				if a.Argv == nil {
+					t.Fatalf("%s has no argv: the corpus must give the check something to leave out", a.ID)
+				}
+				w := *a
+				w.Argv, w.Stdout, w.Stderr, w.Response, w.Input = nil, "", "", "", nil
+				if w.Analysis != nil {
+					an := *w.Analysis
+					an.Commands = nil
+					w.Analysis = &an
+				}
+				if !reflect.DeepEqual(brief[i], &w) {
+					t.Errorf("brief %s:\n got %+v\nwant %+v", a.ID, brief[i], &w)
 				}
 			}
 		})
@@ -302,6 +350,8 @@ func ActionFilters(t *testing.T, s gatehouse.Store) {
 		"negative limit": {Limit: -1}, "limit too large": {Limit: gatehouse.MaxLimit + 1},
 		"unknown status": {Status: "done"}, "until < since": {Since: filterT0, Until: filterT0.Add(-time.Second)},
 		"negative risk": {MinRisk: -1}, "risk over 100": {MinRisk: 101},
+		"trace not hex": {Trace: "t-" + all[0].ID}, "trace in capitals": {Trace: strings.ToUpper(all[0].TraceID)},
+		"trace all zero": {Trace: strings.Repeat("0", 32)},
 	} {
 		t.Run("invalid "+name, func(t *testing.T) {
 			_, err := s.Actions(ctx, f)

@@ -41,7 +41,7 @@ func (a Action) Events(tb testing.TB) (first, last []gatehouse.Event) {
 	req := Event(tb, a.At, gatehouse.EventActionRequested, a.ID, gatehouse.ActionRequested{
 		Agent: a.Agent, Session: a.Session, Kind: gatehouse.KindShell,
 		Argv: []string{"/bin/sh", "-c", a.Command}, Command: a.Command, Shell: true,
-		Cwd: "/work", Intent: a.Intent, TraceID: "trace-" + a.ID,
+		Cwd: "/work", Intent: a.Intent, TraceID: TraceOf(a.ID),
 	})
 	first = []gatehouse.Event{req}
 	if a.Status == gatehouse.StatusPending {
@@ -95,6 +95,13 @@ func AgentAdded(tb testing.TB, at time.Time, name, token string) gatehouse.Event
 // AgentRevoked returns an agent.revoked event for name.
 func AgentRevoked(tb testing.TB, at time.Time, name string) gatehouse.Event {
 	return Event(tb, at, gatehouse.EventAgentRevoked, name, gatehouse.AgentRevoked{By: "admin"})
+}
+
+// TraceOf is the trace id the suite gives action id: a valid one, unique
+// to it.
+func TraceOf(id string) string {
+	h := sha256.Sum256([]byte("trace " + id))
+	return hex.EncodeToString(h[:16])
 }
 
 // TokenHash is the hex SHA-256 of token, as the journal keeps it.

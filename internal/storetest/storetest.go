@@ -49,6 +49,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ActionFilters", func(t *testing.T, open Opener) { ActionFilters(t, open(t)) }},
 		{"EventsAfter", testEventsAfter},
 		{"EventsOfType", testEventsOfType},
+		{"Head", testHead},
 		{"ReopenContinuesChain", testReopenContinuesChain},
 		{"CloseThenAppend", testCloseThenAppend},
 		{"TwoStoresOneJournal", testTwoStoresOneJournal},
@@ -715,5 +716,26 @@ func testTwoStoresOneJournal(t *testing.T, open Opener) {
 	}
 	if diff := Verify(t, s2); len(diff) != 0 {
 		t.Errorf("differs at %v", diff)
+	}
+}
+
+// Head is the newest event exactly as Events gives it; ENOTFOUND while the
+// journal is empty.
+func testHead(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Head(ctx); gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+		t.Fatalf("Head of an empty journal: %v, want ENOTFOUND", err)
+	}
+	for i := range 3 {
+		Record(t, s, Action{ID: ActionID(i + 1), Agent: "alice", Command: "true", At: T0.Add(time.Duration(i) * time.Second), Status: gatehouse.StatusSucceeded})
+		es := AllEvents(t, s)
+		head, err := s.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := es[len(es)-1]; !reflect.DeepEqual(head, want) {
+			t.Errorf("Head = %+v, want the last event %+v", head, want)
+		}
 	}
 }
