@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/gatehouse-dev/gatehouse"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -147,6 +149,44 @@ func Markdown(w io.Writer, r *Report) error {
 	for _, s := range r.Sessions {
 		m.session(&s)
 	}
+
+	m.p("## Files changed\n\n")
+	if len(r.FilesChanged) == 0 {
+		m.p("None recorded (only actions in an agent's workspace are; see docs/ROLLBACK.md).\n\n")
+	} else {
+		m.row("action", "agent", "change", "path", "from", "restorable")
+		m.rule(6)
+		for _, f := range r.FilesChanged {
+			rest := "yes"
+			if !f.Restorable {
+				rest = "no (content not kept)"
+			}
+			if f.Ambiguous {
+				rest += "; ambiguous: another action ran there at once"
+			}
+			from := ""
+			if f.From != "" {
+				from = code(f.From)
+			}
+			m.row(f.Action, cell(f.Agent), string(f.Op), code(f.Abs()), from, rest)
+		}
+		m.p("\n")
+	}
+
+	m.p("## Credentials in play\n\n")
+	if len(r.Credentials) == 0 {
+		m.p("No action received a credential held by the gateway.\n\n")
+	} else {
+		m.row("agent", "system", "secret", "variable", "actions", "first (UTC)", "last (UTC)", "last action")
+		m.rule(8)
+		for _, c := range r.Credentials {
+			m.row(cell(c.Agent), cell(orNone(c.System)), cell(c.Secret), cell(c.Env), fmt.Sprint(c.Actions), stamp(c.First), stamp(c.Last), c.LastAction)
+		}
+		m.p("\n")
+	}
+
+	m.p("## Rollback plan\n\n")
+	m.plan(r.RollbackPlan)
 
 	if len(r.Omitted) > 0 {
 		m.p("## Not in this report\n\n")
@@ -320,4 +360,51 @@ func code(s string) string {
 		s = " " + s + " "
 	}
 	return fence + s + fence
+}
+
+// plan writes the rollback plan: the files a rollback restores, the undo
+// commands to run by hand, and what cannot be taken back.
+func (m *md) plan(p *gatehouse.RollbackPlan) {
+	if p == nil || len(p.Actions) == 0 {
+		m.p("Nothing to roll back: no action recorded a change or needs undoing.\n\n")
+		return
+	}
+	m.p("`gatehouse rollback` over these actions would restore %d files", len(p.Files))
+	if p.Unchanged > 0 {
+		m.p(" (%d other actions changed nothing)", p.Unchanged)
+	}
+	m.p(".\n\n")
+	if len(p.Files) > 0 {
+		m.row("restore", "path", "by actions")
+		m.rule(3)
+		for _, f := range p.Files {
+			m.row(string(f.Op), code(f.Workspace+"/"+f.Path), strings.Join(f.Actions, ", "))
+		}
+		m.p("\n")
+	}
+	if len(p.Undo) > 0 {
+		m.p("Undo by hand (the gateway does not run these), newest first:\n\n")
+		for _, u := range p.Undo {
+			if u.Error != "" {
+				m.p("- %s: template %s could not be rendered: %s\n", u.Action, code(u.Template), cell(u.Error))
+				continue
+			}
+			m.p("- %s: %s\n", u.Action, code(u.Command))
+		}
+		m.p("\n")
+	}
+	var cannot []string
+	for _, a := range p.Actions {
+		switch {
+		case a.Irreversible:
+			cannot = append(cannot, fmt.Sprintf("- %s: %s — irreversible (%s)", a.ID, code(a.Command), a.Class))
+		case a.Unrecorded:
+			cannot = append(cannot, fmt.Sprintf("- %s: %s — may have changed what no snapshot recorded and no undo covers", a.ID, code(a.Command)))
+		case a.Problem != "":
+			cannot = append(cannot, fmt.Sprintf("- %s: %s — %s", a.ID, code(a.Command), cell(a.Problem)))
+		}
+	}
+	if len(cannot) > 0 {
+		m.p("Cannot be taken back as recorded:\n\n%s\n\n", strings.Join(cannot, "\n"))
+	}
 }

@@ -74,6 +74,12 @@ type Report struct {
 	Reviews    Reviews     `json:"reviews"`
 	Halts      []HaltEntry `json:"halts"`
 	Sessions   []Session   `json:"sessions"`
+	// FilesChanged, Credentials and RollbackPlan come from what recovery
+	// journals (recovery.go): workspace effects, injected credentials,
+	// and the plan `gatehouse rollback` would follow.
+	FilesChanged []FileChanged             `json:"files_changed"`
+	Credentials  []gatehouse.CredentialUse `json:"credentials"`
+	RollbackPlan *gatehouse.RollbackPlan   `json:"rollback_plan"`
 	// Omitted names the sections the issue asks for that this build cannot
 	// compute because the journal does not record their data yet:
 	// "files_changed" (file effects of actions), "credentials" (credentials
@@ -85,7 +91,7 @@ type Report struct {
 }
 
 // omitted is Report.Omitted; see there.
-var omitted = []string{"files_changed", "credentials", "rollback_plan"}
+var omitted = []string{}
 
 // QueryJSON is the query as the report states it.
 type QueryJSON struct {
@@ -301,21 +307,24 @@ type SessionMark struct {
 func Build(in *Input) *Report {
 	halts := relevantHalts(in)
 	r := &Report{
-		Format:      Format,
-		GeneratedAt: in.Now.UTC(),
-		Query:       queryJSON(in.Query),
-		Truncated:   in.Truncated,
-		Timeline:    timeline(in),
-		Systems:     systems(in),
-		Dangerous:   dangerous(in),
-		Denials:     withStatus(in, gatehouse.StatusDenied),
-		Failures:    withStatus(in, gatehouse.StatusFailed, gatehouse.StatusInterrupted),
-		Retries:     retries(in),
-		Reviews:     reviews(in),
-		Halts:       haltEntries(in, halts),
-		Sessions:    sessions(in),
-		FirstWrong:  firstWrong(in, halts),
-		Omitted:     append([]string(nil), omitted...),
+		Format:       Format,
+		GeneratedAt:  in.Now.UTC(),
+		Query:        queryJSON(in.Query),
+		Truncated:    in.Truncated,
+		Timeline:     timeline(in),
+		Systems:      systems(in),
+		Dangerous:    dangerous(in),
+		Denials:      withStatus(in, gatehouse.StatusDenied),
+		Failures:     withStatus(in, gatehouse.StatusFailed, gatehouse.StatusInterrupted),
+		Retries:      retries(in),
+		Reviews:      reviews(in),
+		Halts:        haltEntries(in, halts),
+		Sessions:     sessions(in),
+		FirstWrong:   firstWrong(in, halts),
+		FilesChanged: filesChanged(in),
+		Credentials:  credentials(in),
+		RollbackPlan: rollbackPlan(in),
+		Omitted:      append([]string(nil), omitted...),
 	}
 	r.Summary = summary(in, r)
 	return r
