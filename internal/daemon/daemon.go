@@ -468,9 +468,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Daemon, err er
 	if names := d.hub.Names(); len(names) > 0 {
 		log.Info("MCP upstreams at /mcp/NAME", "names", names)
 	}
-	d.api.SetReady(true)
+	// Logged before /healthz answers ready, so that whoever waits for
+	// ready finds the line (the replicas testscript greps it).
 	log.Info("gatehouse serving", "addr", d.ln.Addr().String(), "state", cfg.StateDir, "store", storeName(cfg.Store),
 		"replica", d.gw.Replica(), "version", Version())
+	d.api.SetReady(true)
 	return d, nil
 }
 
