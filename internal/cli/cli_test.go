@@ -355,7 +355,7 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// waitfile FILE: wait (up to 30s) until FILE exists — how a script knows
+// waitfile FILE: wait (up to 30s) until FILE exists and is not empty — how a script knows
 // that a background command has got going.
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
@@ -363,11 +363,12 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+		// Not empty: `echo $$ > FILE` creates the file before it writes it.
+		if fi, err := os.Stat(ts.MkAbs(args[0])); err == nil && fi.Size() > 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("%s did not appear within 30s", args[0])
+			ts.Fatalf("%s did not appear (with content) within 30s", args[0])
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
