@@ -85,26 +85,9 @@ func (g *Gateway) Request(ctx context.Context, p gatehouse.Principal, req gateho
 	if sink.Pending != nil {
 		sink.Pending(a)
 	}
-	select {
-	case <-w.done:
-	case <-runCtx.Done():
-		g.rv.mu.Lock()
-		w.attached = false
-		g.rv.mu.Unlock()
-		return a, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "stopped waiting (%v); action %s stays pending", context.Cause(runCtx), a.ID)
-	}
-	g.rv.mu.Lock()
-	approved := w.approved
-	if approved {
-		g.unwatch(a.ID)
-	}
-	g.rv.mu.Unlock()
-	cur, err := g.store.Action(journalCtx, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	if !approved || cur.Status != gatehouse.StatusPending {
-		return cur, nil
+	cur, startable, err := g.waitReview(runCtx, journalCtx, w, a, "")
+	if err != nil || !startable {
+		return cur, err
 	}
 	return g.startExternal(journalCtx, cur, func() {})
 }

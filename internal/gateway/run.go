@@ -304,26 +304,9 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 	if sink.Pending != nil {
 		sink.Pending(a)
 	}
-	select {
-	case <-w.done:
-	case <-runCtx.Done():
-		g.rv.mu.Lock()
-		w.attached = false
-		g.rv.mu.Unlock()
-		return a, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "stopped waiting (%v); action %s stays pending: attach to it to keep waiting", context.Cause(runCtx), a.ID)
-	}
-	g.rv.mu.Lock()
-	approved := w.approved
-	if approved {
-		g.unwatch(a.ID) // from here on nothing expires it: it starts
-	}
-	g.rv.mu.Unlock()
-	cur, err := g.store.Action(journalCtx, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	if !approved || cur.Status != gatehouse.StatusPending {
-		return cur, nil
+	cur, startable, err := g.waitReview(runCtx, journalCtx, w, a, ": attach to it to keep waiting")
+	if err != nil || !startable {
+		return cur, err
 	}
 	a, err = g.start(runCtx, cancel, journalCtx, cur, prep, sink, nil)
 	if err != nil && a == nil {
@@ -334,6 +317,34 @@ func (g *Gateway) await(runCtx context.Context, cancel context.CancelCauseFunc, 
 		g.rv.mu.Unlock()
 	}
 	return a, err
+}
+
+// waitReview waits on w until the review of a ends, or runCtx is done
+// (then EUNAVAILABLE, its message ending with stillPending, and a as it
+// was: it stays pending). It returns the action as journaled when the
+// review ended, and whether it was approved and is still pending: the
+// caller's to start. An approved action is no longer watched: nothing
+// expires it from then on.
+func (g *Gateway) waitReview(runCtx, journalCtx context.Context, w *waiter, a *gatehouse.Action, stillPending string) (*gatehouse.Action, bool, error) {
+	select {
+	case <-w.done:
+	case <-runCtx.Done():
+		g.rv.mu.Lock()
+		w.attached = false
+		g.rv.mu.Unlock()
+		return a, false, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "stopped waiting (%v); action %s stays pending%s", context.Cause(runCtx), a.ID, stillPending)
+	}
+	g.rv.mu.Lock()
+	approved := w.approved
+	if approved {
+		g.unwatch(a.ID)
+	}
+	g.rv.mu.Unlock()
+	cur, err := g.store.Action(journalCtx, a.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	return cur, approved && cur.Status == gatehouse.StatusPending, nil
 }
 
 // prepare resolves a's program and gives it its credentials. If it cannot
