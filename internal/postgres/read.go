@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlwhere"
 )
 
 const (
@@ -159,9 +159,9 @@ func checkFilter(f gatehouse.ActionFilter) (int, error) {
 	return cmp.Or(f.Limit, gatehouse.DefaultLimit), nil
 }
 
-// actionQuery maps a filter to SQL: the one place that knows how each
-// field of gatehouse.ActionFilter becomes a condition. A new field is a
-// new cond call here (and a case in storetest's filter table).
+// actionQuery maps a filter to SQL: its conditions from sqlwhere.Actions
+// (shared with the SQLite store), in PostgreSQL's $n placeholders, and
+// the order and limit.
 func actionQuery(f gatehouse.ActionFilter, limit int) (string, []any) {
 	var (
 		q    strings.Builder
@@ -182,43 +182,11 @@ func actionQuery(f gatehouse.ActionFilter, limit int) (string, []any) {
 			q.WriteString(part)
 		}
 	}
-	if f.Agent != "" {
-		cond("agent = ?", f.Agent)
-	}
-	if f.Session != "" {
-		cond("session = ?", f.Session)
-	}
-	if f.System != "" {
-		cond("system = ?", f.System)
-	}
-	if f.Status != "" {
-		cond("status = ?", string(f.Status))
-	}
-	if f.MinRisk > 0 {
-		cond("risk >= ?", f.MinRisk)
-	}
-	if f.Trace != "" {
-		cond("trace_id = ?", f.Trace)
-	}
-	if !f.Since.IsZero() {
-		cond("time >= ?", nanos(f.Since))
-	}
-	if !f.Until.IsZero() {
-		cond("time < ?", nanos(f.Until))
-	}
-	if f.Grep != "" {
-		// strpos is a case-sensitive, literal substring test (LIKE would
-		// treat % and _ as wildcards).
-		cond("(strpos(command, ?) > 0 OR strpos(intent, ?) > 0)", f.Grep, f.Grep)
-	}
-	// Keyset paging: a row comparison, a range on the (…, time, id)
-	// indexes. id has the C collation (migration 0002): byte order, as
-	// Cursor.Compare has it.
-	if !f.Before.IsZero() {
-		cond("(time, id) < (?, ?)", nanos(f.Before.Time), f.Before.ID)
-	}
-	if !f.After.IsZero() {
-		cond("(time, id) > (?, ?)", nanos(f.After.Time), f.After.ID)
+	// Keyset paging (Before, After) is a row comparison, a range on the
+	// (…, time, id) indexes; id has the C collation (migration 0002): byte
+	// order, as Cursor.Compare has it.
+	for _, c := range sqlwhere.Actions(f, func(col string) string { return "strpos(" + col + ", ?) > 0" }) {
+		cond(c.Expr, c.Args...)
 	}
 	// The end of the order that LIMIT keeps comes first; a newest-first
 	// result is reversed by the caller.
@@ -446,20 +414,3 @@ func (r reader) scanEvents(ctx context.Context, op string, fn func(gatehouse.Eve
 		return rows.Err()
 	})
 }
-
-// nanos converts a filter bound to Unix nanoseconds, clamping times that
-// int64 nanoseconds cannot hold.
-func nanos(t time.Time) int64 {
-	switch {
-	case t.Before(minTime):
-		return math.MinInt64
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)

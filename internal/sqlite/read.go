@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	sjson "github.com/segmentio/encoding/json"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlwhere"
 )
 
 const (
@@ -245,49 +245,14 @@ func (s *Store) Actions(ctx context.Context, f gatehouse.ActionFilter) ([]*gateh
 		cols = briefCols
 	}
 	q.WriteString("SELECT " + cols + " FROM actions")
-	cond := func(expr string, vals ...any) {
+	// Keyset paging (Before, After) is a row value comparison, which SQLite
+	// turns into a range on the (…, time, id) index; id compares with the
+	// default BINARY collation: byte order, as Cursor.Compare has it.
+	for _, c := range sqlwhere.Actions(f, func(col string) string { return "instr(" + col + ", ?) > 0" }) {
 		q.WriteString(and)
-		q.WriteString(expr)
+		q.WriteString(c.Expr)
 		and = " AND "
-		args = append(args, vals...)
-	}
-	if f.Agent != "" {
-		cond("agent = ?", f.Agent)
-	}
-	if f.Session != "" {
-		cond("session = ?", f.Session)
-	}
-	if f.System != "" {
-		cond("system = ?", f.System)
-	}
-	if f.Status != "" {
-		cond("status = ?", string(f.Status))
-	}
-	if f.MinRisk > 0 {
-		cond("risk >= ?", f.MinRisk)
-	}
-	if f.Trace != "" {
-		cond("trace_id = ?", f.Trace)
-	}
-	if !f.Since.IsZero() {
-		cond("time >= ?", nanos(f.Since))
-	}
-	if !f.Until.IsZero() {
-		cond("time < ?", nanos(f.Until))
-	}
-	if f.Grep != "" {
-		// instr is a case-sensitive, literal substring test (LIKE would
-		// be case-insensitive and treat % and _ as wildcards).
-		cond("(instr(command, ?) > 0 OR instr(intent, ?) > 0)", f.Grep, f.Grep)
-	}
-	// Keyset paging: a row value comparison, which SQLite turns into a
-	// range on the (…, time, id) index. id is compared with the default
-	// BINARY collation: byte order, as Cursor.Compare has it.
-	if !f.Before.IsZero() {
-		cond("(time, id) < (?, ?)", nanos(f.Before.Time), f.Before.ID)
-	}
-	if !f.After.IsZero() {
-		cond("(time, id) > (?, ?)", nanos(f.After.Time), f.After.ID)
+		args = append(args, c.Args...)
 	}
 	// The end of the order that LIMIT keeps comes first; the newest-first
 	// result is reversed below.
@@ -541,20 +506,3 @@ func (s *Store) EventsOfType(ctx context.Context, types []gatehouse.EventType, f
 	q := "SELECT " + eventCols + " FROM events WHERE type IN (?" + strings.Repeat(",?", len(types)-1) + ") ORDER BY seq"
 	return s.scanEvents(ctx, "sqlite.EventsOfType", fn, q, args...)
 }
-
-// nanos converts a filter bound to Unix nanoseconds, clamping times that
-// int64 nanoseconds cannot hold (which UnixNano leaves undefined).
-func nanos(t time.Time) int64 {
-	switch {
-	case t.Before(minTime):
-		return math.MinInt64
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
