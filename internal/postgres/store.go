@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
 	"net/url"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/migration"
 )
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -112,35 +109,10 @@ type Store struct {
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order; their numbers must
-// run 1, 2, 3, …
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	ms := make([]migration, 0, len(names))
-	for i, name := range names {
-		base := path.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s: want number %04d", base, i+1)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	return ms, nil
+// migrations returns the embedded migrations in order (see
+// internal/migration for their numbering).
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migrations/*.sql")
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -345,16 +317,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		m := ms[v]
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "UPDATE gatehouse_schema SET version = $1", m.version)
+			_, err := tx.Exec(ctx, "UPDATE gatehouse_schema SET version = $1", m.Version)
 			return err
 		})
 		if err != nil {
-			return gatehouse.WrapError(gatehouse.EUNAVAILABLE, op, err, fmt.Sprintf("migration %s failed in %s", m.name, s.where))
+			return gatehouse.WrapError(gatehouse.EUNAVAILABLE, op, err, fmt.Sprintf("migration %s failed in %s", m.Name, s.where))
 		}
-		s.opts.log.Info("store migrated", "version", m.version, "migration", m.name, "database", s.where)
+		s.opts.log.Info("store migrated", "version", m.Version, "migration", m.Name, "database", s.where)
 	}
 }
 

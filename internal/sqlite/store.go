@@ -11,13 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/migration"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -99,39 +97,10 @@ type Store struct {
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema change. Version n is the file whose
-// name starts with n (0001_initial.sql is version 1); after it is applied
-// PRAGMA user_version is n.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order. Their numbers must
-// run 1, 2, 3, …: a gap would leave a database at a version that no build
-// can explain.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	ms := make([]migration, 0, len(names))
-	for i, name := range names {
-		base := filepath.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s: want number %04d", base, i+1)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	return ms, nil
+// migrations returns the embedded migrations in order (see
+// internal/migration for their numbering).
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migrations/*.sql")
 }
 
 // SchemaVersion is the schema version this build writes: the number of
@@ -351,11 +320,11 @@ func migrate(ctx context.Context, conn *sql.Conn, path string) error {
 			return err
 		}
 		m := ms[v]
-		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
+		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
 			conn.ExecContext(context.Background(), "ROLLBACK")
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
 			conn.ExecContext(context.Background(), "ROLLBACK")
 			return err
 		}
